@@ -1,0 +1,229 @@
+"""The contract every vitzoo backbone follows, whatever the task that uses it.
+
+A backbone takes ``(B, 3, H, W)`` images of any size ``H, W >= 32`` and returns a tuple of NCHW feature
+maps, one per entry of ``out_indices``, at strides 4, 8, 16, 32 (ViT: its own pyramid), each through its
+own norm ``norm{i}``. The same class serves mmpretrain (``out_indices=(3,)`` + pooling neck), mmdet and
+mmseg (all four stages). This module holds what is common to the families: the ``arch`` zoo lookup with
+clear errors, ``out_indices``, ``frozen_stages``, ``norm_eval``, ``with_cp``, safe pretrained loading
+through ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone.')``, and
+``get_layer_depth`` for layer-wise learning-rate decay.
+"""
+import copy
+from typing import Any, ClassVar, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+from mmengine.logging import MMLogger
+from mmengine.model import BaseModule
+from torch.nn.modules.batchnorm import _BatchNorm
+from torch.utils.checkpoint import checkpoint
+
+from .checkpoint import find_state_dict, load_weights_file, strip_prefix
+
+__all__ = ['BaseBackbone']
+
+
+class BaseBackbone(BaseModule):
+    """Base class of the vitzoo backbones.
+
+    Subclasses set :attr:`arch_zoo` (and :attr:`arch_keys`, the keys a custom ``arch`` dict must give),
+    build their modules, and implement :meth:`stem_modules`, :meth:`stage_modules`,
+    :meth:`layer_depth_of` and ``forward``.
+
+    Args:
+        arch (str | dict): a name from :attr:`arch_zoo` (case-insensitive, aliases allowed) or a dict
+            with at least the keys in :attr:`arch_keys`; missing optional keys take the values of
+            :attr:`arch_defaults`.
+        out_indices (Sequence[int]): stages whose outputs are returned (negative counts from the end).
+        frozen_stages (int): ``-1`` freezes nothing, ``0`` the stem, ``k`` the stem and the first ``k``
+            stages with their output norms (no gradient, eval mode).
+        norm_eval (bool): keep BatchNorm layers in eval mode while training (their statistics frozen).
+        with_cp (bool): gradient checkpointing of every block: less memory, same numbers.
+        init_cfg (dict | list[dict], optional): ``dict(type='Pretrained', checkpoint=PATH,
+            prefix='backbone.')`` loads weights safely (see :mod:`backbones.checkpoint`).
+    """
+
+    arch_zoo: ClassVar[Dict[str, Dict[str, Any]]] = {}
+    arch_aliases: ClassVar[Dict[str, str]] = {}
+    arch_keys: ClassVar[Tuple[str, ...]] = ()
+    arch_defaults: ClassVar[Dict[str, Any]] = {}
+    num_stages: int = 4
+
+    def __init__(self,
+                 arch: Union[str, Dict[str, Any]],
+                 out_indices: Sequence[int] = (0, 1, 2, 3),
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 init_cfg: Optional[Union[dict, List[dict]]] = None):
+        super().__init__(init_cfg=init_cfg)
+        self.arch_settings = self.resolve_arch(arch)
+        self.out_indices = self._check_out_indices(out_indices)
+        if not isinstance(frozen_stages, int) or not -1 <= frozen_stages <= self.num_stages:
+            raise ValueError(f'{type(self).__name__}: frozen_stages={frozen_stages!r} is not valid; '
+                             f'use -1 (nothing) to {self.num_stages} (every stage)')
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        self.with_cp = with_cp
+
+    # ----------------------------------------------------------------------------------- arch zoo
+    @classmethod
+    def resolve_arch(cls, arch: Union[str, Mapping[str, Any]]) -> Dict[str, Any]:
+        """Return the hyper-parameters of ``arch`` (a zoo name or a dict), or raise a clear error."""
+        name = cls.__name__
+        if isinstance(arch, str):
+            key = cls.arch_aliases.get(arch.lower(), arch.lower())
+            if key not in cls.arch_zoo:
+                raise ValueError(f'{name}: unknown arch {arch!r}; choose one of {sorted(cls.arch_zoo)} '
+                                 f'or pass a dict with the keys {list(cls.arch_keys)}')
+            return copy.deepcopy(cls.arch_zoo[key])
+        if not isinstance(arch, Mapping):
+            raise TypeError(f'{name}: arch must be a name or a dict, got {type(arch).__name__}')
+        missing = [k for k in cls.arch_keys if k not in arch]
+        allowed = set(cls.arch_keys) | set(cls.arch_defaults)
+        unknown = sorted(set(arch) - allowed)
+        if missing or unknown:
+            problems = []
+            if missing:
+                problems.append(f'missing keys {missing}')
+            if unknown:
+                problems.append(f'unknown keys {unknown}')
+            raise ValueError(f'{name}: custom arch has {" and ".join(problems)}; required keys are '
+                             f'{list(cls.arch_keys)}, optional ones {sorted(cls.arch_defaults)}')
+        settings = copy.deepcopy(cls.arch_defaults)
+        settings.update(copy.deepcopy(dict(arch)))
+        return settings
+
+    def _check_out_indices(self, out_indices: Union[int, Sequence[int]]) -> Tuple[int, ...]:
+        if isinstance(out_indices, int):
+            out_indices = (out_indices, )
+        result = []
+        for index in out_indices:
+            if not isinstance(index, int) or not -self.num_stages <= index < self.num_stages:
+                raise ValueError(f'{type(self).__name__}: out_indices entry {index!r} is out of range; '
+                                 f'valid stages are 0..{self.num_stages - 1} (or negative from the end)')
+            result.append(index % self.num_stages)
+        if len(set(result)) != len(result):
+            raise ValueError(f'{type(self).__name__}: out_indices {tuple(out_indices)} repeats a stage')
+        return tuple(result)
+
+    # ------------------------------------------------------------------------- family-specific hooks
+    def stem_modules(self) -> List[nn.Module]:
+        """Modules that run before the first stage (frozen by ``frozen_stages >= 0``)."""
+        raise NotImplementedError
+
+    def stage_modules(self, index: int) -> List[nn.Module]:
+        """Modules of stage ``index`` (frozen by ``frozen_stages > index``), its output norm excluded."""
+        raise NotImplementedError
+
+    def layer_depth_of(self, name: str) -> int:
+        """Depth of a backbone parameter ``name`` for layer-wise lr decay, in ``[0, num_layers - 1)``."""
+        raise NotImplementedError
+
+    @property
+    def num_layers(self) -> int:
+        """Number of lr-decay layers: the stem, one per block, and one for what follows the backbone."""
+        return sum(self.arch_settings['depths']) + 2
+
+    # ------------------------------------------------------------------------------ shared behaviour
+    def _build_out_norms(self, channels: Sequence[int], norm_layer) -> None:
+        """Add ``norm{i}`` for every output stage ``i``."""
+        for i in self.out_indices:
+            self.add_module(f'norm{i}', norm_layer(channels[i]))
+
+    def _run(self, module: nn.Module, *args):
+        """Run a block, under gradient checkpointing when ``with_cp`` is set and gradients are on."""
+        if self.with_cp and torch.is_grad_enabled():
+            return checkpoint(module, *args, use_reentrant=False)
+        return module(*args)
+
+    def set_fused_attention(self, enabled: bool = True) -> None:
+        """Switch every attention module between the fused (SDPA) and the plain path."""
+        for module in self.modules():
+            if hasattr(module, 'fused_attn'):
+                module.fused_attn = enabled
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """timm-style switch for :attr:`with_cp`."""
+        self.with_cp = enable
+
+    def _freeze_stages(self) -> None:
+        if self.frozen_stages < 0:
+            return
+        modules = list(self.stem_modules())
+        for i in range(self.frozen_stages):
+            modules += self.stage_modules(i)
+            if i in self.out_indices:
+                modules.append(getattr(self, f'norm{i}'))
+        for module in modules:
+            module.eval()
+            for param in module.parameters():
+                param.requires_grad = False
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for module in self.modules():
+                if isinstance(module, _BatchNorm):
+                    module.eval()
+        return self
+
+    def get_layer_depth(self, param_name: str, prefix: str = '') -> Tuple[int, int]:
+        """Layer-wise depth of a parameter, for learning-rate decay.
+
+        Args:
+            param_name (str): name of the parameter in the model that owns the backbone.
+            prefix (str): the backbone's prefix in that model, e.g. ``'backbone.'``.
+
+        Returns:
+            tuple[int, int]: ``(depth, num_layers)``; the stem has depth 0, parameters outside the
+            backbone (neck, heads) ``num_layers - 1``.
+        """
+        num_layers = self.num_layers
+        if not param_name.startswith(prefix):
+            return num_layers - 1, num_layers
+        return self.layer_depth_of(param_name[len(prefix):]), num_layers
+
+    # ---------------------------------------------------------------------------------- pretrained
+    def adapt_state_dict(self, state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """Family hook: adjust loaded weights to this model (e.g. resize position embeddings)."""
+        return state_dict
+
+    def load_pretrained(self, path: str, prefix: Optional[str] = None) -> None:
+        """Load weights from ``path`` (``.pth``, ``.safetensors``) without unpickling code.
+
+        Keys under ``prefix`` (e.g. ``'backbone.'`` of a converted classifier) are used; a bare
+        backbone state dict works too. Tables and embeddings made for another window or grid size
+        are resized by the modules that own them.
+        """
+        logger = MMLogger.get_current_instance()
+        state_dict = strip_prefix(find_state_dict(load_weights_file(path)), prefix)
+        state_dict = self.adapt_state_dict(state_dict)
+        own = self.state_dict()
+        mismatched = [k for k, v in state_dict.items() if k in own and tuple(v.shape) != tuple(own[k].shape)
+                      and not k.endswith('relative_position_bias_table')]
+        if mismatched:
+            shapes = ', '.join(f'{k}: {tuple(state_dict[k].shape)} vs {tuple(own[k].shape)}'
+                               for k in mismatched[:3])
+            raise ValueError(f'{type(self).__name__}: {path} does not fit this arch ({shapes}); '
+                             'was it converted for another variant?')
+        missing, unexpected = self.load_state_dict(state_dict, strict=False)
+        loaded = len(own) - len(missing)
+        if loaded == 0:
+            raise ValueError(f'{type(self).__name__}: no weight in {path} matches this model '
+                             f'(prefix={prefix!r}); convert official checkpoints with '
+                             'tools/model_converters/ first')
+        logger.info(f'{type(self).__name__}: loaded {loaded} tensors from {path}; '
+                    f'missing {len(missing)} {sorted(missing)[:8]}, unexpected {len(unexpected)} '
+                    f'{sorted(unexpected)[:8]}')
+
+    def init_weights(self) -> None:
+        cfg = self.init_cfg
+        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
+            if not cfg.get('checkpoint'):
+                raise ValueError(f'{type(self).__name__}: init_cfg type Pretrained needs a checkpoint path')
+            self.load_pretrained(cfg['checkpoint'], cfg.get('prefix'))
+            self._is_init = True
+            return
+        super().init_weights()

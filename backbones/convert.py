@@ -1,0 +1,109 @@
+"""What every checkpoint converter in ``tools/model_converters`` shares.
+
+A converter supplies one function ``convert(source, args) -> (state_dict, meta)`` that maps an official
+checkpoint (already loaded safely by :func:`backbones.checkpoint.load_weights_file`) to the layout of the
+family's mmpretrain classifier (``backbone.*``, ``head.fc.*``). :func:`converter_main` does the rest the
+same way for all families: the command line, refusing unsafe files with one line, refusing to overwrite
+without ``--force``, and an atomic write, so a failed conversion never leaves a half-written file.
+"""
+import argparse
+import os
+import sys
+import tempfile
+from collections import OrderedDict
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import torch
+
+from .checkpoint import UnsafeCheckpointError, load_weights_file
+
+__all__ = ['ConversionError', 'KeyTracker', 'converter_main', 'save_atomic']
+
+
+class ConversionError(ValueError):
+    """The source is not a checkpoint of the expected family (message names what is wrong)."""
+
+
+class KeyTracker:
+    """Hands out source tensors by key and remembers which ones were used, so that nothing in an
+    official checkpoint is silently dropped."""
+
+    def __init__(self, source: Dict[str, Any]):
+        self.source = source
+        self.used = set()
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.source
+
+    def keys(self) -> Iterable[str]:
+        return self.source.keys()
+
+    def take(self, key: str) -> Any:
+        if key not in self.source:
+            raise ConversionError(f'the checkpoint has no {key!r}; is it from the right family/variant?')
+        self.used.add(key)
+        return self.source[key]
+
+    def skip(self, key: str) -> None:
+        """Mark a key as deliberately not converted (e.g. a derived buffer)."""
+        self.used.add(key)
+
+    def check_all_used(self) -> None:
+        left = [k for k in self.source if k not in self.used]
+        if left:
+            shown = ', '.join(left[:6]) + (f' and {len(left) - 6} more' if len(left) > 6 else '')
+            raise ConversionError(f'{len(left)} keys of the checkpoint were not understood: {shown}')
+
+
+def save_atomic(obj: Any, dst: str) -> None:
+    """``torch.save`` into a temporary file beside ``dst``, then rename it into place."""
+    folder = os.path.dirname(os.path.abspath(dst))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(dst) + '.', dir=folder)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, dst)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def converter_main(convert: Callable[[Any, argparse.Namespace], Tuple[Dict[str, torch.Tensor], Dict]],
+                   description: str,
+                   add_arguments: Optional[Callable[[argparse.ArgumentParser], None]] = None,
+                   argv: Optional[Sequence[str]] = None) -> int:
+    """Run a converter's command line; returns the exit code (0 ok, 2 refused or failed)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('src', help='official checkpoint')
+    parser.add_argument('dst', help='where to write the converted checkpoint (.pth)')
+    parser.add_argument('--force', action='store_true', help='overwrite dst if it exists')
+    if add_arguments is not None:
+        add_arguments(parser)
+    args = parser.parse_args(argv)
+    prog = os.path.basename(sys.argv[0]) if argv is None else 'converter'
+    if os.path.exists(args.dst) and not args.force:
+        print(f'{prog}: error: {args.dst} exists; pass --force to overwrite it', file=sys.stderr)
+        return 2
+    try:
+        source = load_weights_file(args.src)
+        state_dict, meta = convert(source, args)
+    except (FileNotFoundError, UnsafeCheckpointError, ConversionError) as err:
+        print(f'{prog}: error: {err}', file=sys.stderr)
+        return 2
+    state_dict = OrderedDict((k, v.contiguous() if isinstance(v, torch.Tensor) else torch.as_tensor(v))
+                             for k, v in state_dict.items())
+    meta = dict(meta, source=os.path.basename(args.src))
+    save_atomic({'state_dict': state_dict, 'meta': meta}, args.dst)
+    summary = ', '.join(f'{k}={v}' for k, v in meta.items() if k != 'source')
+    print(f'{prog}: wrote {len(state_dict)} tensors to {args.dst} ({summary})')
+    return 0
+
+
+def rename_prefixes(key: str, rules: List[Tuple[str, str]]) -> str:
+    """Apply the first ``(old_prefix, new_prefix)`` rule whose old prefix starts ``key``."""
+    for old, new in rules:
+        if key.startswith(old):
+            return new + key[len(old):]
+    return key

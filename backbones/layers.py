@@ -1,0 +1,171 @@
+"""Building blocks shared by every backbone family.
+
+Window partitioning, padding to a multiple, relative-position bias tables, attention with a fused
+(``F.scaled_dot_product_attention``) and a plain path, and the MLP. Each lives here once; the family
+files compose them.
+"""
+from typing import Optional, Tuple, Type
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+__all__ = [
+    'attention', 'pad_to_multiple', 'window_partition', 'window_reverse', 'RelativePositionBias',
+    'resize_relative_position_table', 'Mlp', 'to_2tuple'
+]
+
+
+def to_2tuple(value) -> Tuple[int, int]:
+    """Return ``(value, value)`` for an int, or the value as a 2-tuple."""
+    if isinstance(value, int):
+        return value, value
+    value = tuple(value)
+    if len(value) != 2:
+        raise ValueError(f'expected an int or a pair, got {value!r}')
+    return value
+
+
+def attention(q: torch.Tensor,
+              k: torch.Tensor,
+              v: torch.Tensor,
+              bias: Optional[torch.Tensor] = None,
+              scale: Optional[float] = None,
+              dropout_p: float = 0.,
+              fused: bool = True) -> torch.Tensor:
+    """Softmax attention ``softmax(q k^T * scale + bias) v`` over the last two dims.
+
+    Args:
+        q, k, v (Tensor): ``(..., N, D)`` queries, ``(..., M, D)`` keys and values.
+        bias (Tensor, optional): additive bias broadcastable to ``(..., N, M)``.
+        scale (float, optional): query scale. Defaults to ``D ** -0.5``.
+        dropout_p (float): attention dropout, only applied when > 0.
+        fused (bool): use ``F.scaled_dot_product_attention``; ``False`` takes the plain path, which
+            gives the same numbers to float round-off and is what old torch versions get.
+    """
+    if fused and hasattr(F, 'scaled_dot_product_attention'):
+        if bias is not None:
+            bias = bias.to(q.dtype)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout_p, scale=scale)
+    scale = q.shape[-1]**-0.5 if scale is None else scale
+    attn = (q * scale) @ k.transpose(-2, -1)
+    if bias is not None:
+        attn = attn + bias
+    attn = attn.softmax(dim=-1)
+    if dropout_p > 0:
+        attn = F.dropout(attn, p=dropout_p)
+    return attn @ v
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: Tuple[int, int], channels_last: bool = True) -> torch.Tensor:
+    """Zero-pad the bottom and right of a feature map so its H and W divide by ``multiple``.
+
+    Args:
+        x (Tensor): ``(B, H, W, C)`` when ``channels_last`` else ``(B, C, H, W)``.
+        multiple (tuple[int, int]): the (height, width) multiple.
+    """
+    h, w = (x.shape[1], x.shape[2]) if channels_last else (x.shape[2], x.shape[3])
+    pad_h = (multiple[0] - h % multiple[0]) % multiple[0]
+    pad_w = (multiple[1] - w % multiple[1]) % multiple[1]
+    if pad_h == 0 and pad_w == 0:
+        return x
+    if channels_last:
+        return F.pad(x, (0, 0, 0, pad_w, 0, pad_h))
+    return F.pad(x, (0, pad_w, 0, pad_h))
+
+
+def window_partition(x: torch.Tensor, window_size: Tuple[int, int]) -> torch.Tensor:
+    """Split ``(B, H, W, C)`` into ``(B * num_windows, wh * ww, C)`` windows, row-major per image.
+
+    H and W must be multiples of the window (see :func:`pad_to_multiple`).
+    """
+    b, h, w, c = x.shape
+    wh, ww = window_size
+    x = x.view(b, h // wh, wh, w // ww, ww, c).permute(0, 1, 3, 2, 4, 5)
+    return x.reshape(-1, wh * ww, c)
+
+
+def window_reverse(windows: torch.Tensor, window_size: Tuple[int, int], hw: Tuple[int, int]) -> torch.Tensor:
+    """Inverse of :func:`window_partition`: ``(B * num_windows, wh * ww, C)`` to ``(B, H, W, C)``."""
+    h, w = hw
+    wh, ww = window_size
+    c = windows.shape[-1]
+    x = windows.view(-1, h // wh, w // ww, wh, ww, c).permute(0, 1, 3, 2, 4, 5)
+    return x.reshape(-1, h, w, c)
+
+
+def resize_relative_position_table(table: torch.Tensor, window_size: Tuple[int, int]) -> torch.Tensor:
+    """Bicubic-resize a ``((2*wh_old-1) * (2*ww_old-1), heads)`` table to another window.
+
+    The old table must be square (as all released checkpoints are); the new window may be any pair.
+    """
+    length, heads = table.shape
+    old = int(round(length**0.5))
+    if old * old != length:
+        raise ValueError(f'cannot resize a non-square relative position table of {length} rows')
+    new_h, new_w = 2 * window_size[0] - 1, 2 * window_size[1] - 1
+    if (new_h, new_w) == (old, old):
+        return table
+    grid = table.t().reshape(1, heads, old, old).float()
+    grid = F.interpolate(grid, size=(new_h, new_w), mode='bicubic', align_corners=False)
+    return grid.reshape(heads, new_h * new_w).t().to(table.dtype)
+
+
+class RelativePositionBias(nn.Module):
+    """Learned relative-position bias for attention inside a window (Swin style).
+
+    The table ``relative_position_bias_table`` has ``(2*wh-1) * (2*ww-1)`` rows, one column per head;
+    the gather index is a non-persistent buffer (it is derived from the window, so it never needs to
+    travel in a checkpoint). Loading a table made for another window bicubic-resizes it.
+
+    Args:
+        window_size (int | tuple[int, int]): the attention window.
+        num_heads (int): number of heads.
+    """
+
+    def __init__(self, window_size, num_heads: int):
+        super().__init__()
+        self.window_size = to_2tuple(window_size)
+        wh, ww = self.window_size
+        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * wh - 1) * (2 * ww - 1), num_heads))
+        coords = torch.stack(torch.meshgrid(torch.arange(wh), torch.arange(ww), indexing='ij')).flatten(1)
+        rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0)
+        index = (rel[..., 0] + wh - 1) * (2 * ww - 1) + (rel[..., 1] + ww - 1)
+        self.register_buffer('relative_position_index', index, persistent=False)
+        nn.init.trunc_normal_(self.relative_position_bias_table, std=.02)
+
+    def forward(self) -> torch.Tensor:
+        """Return the ``(heads, N, N)`` bias, ``N = wh * ww``."""
+        n = self.relative_position_index.shape[0]
+        bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
+        return bias.view(n, n, -1).permute(2, 0, 1)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        key = prefix + 'relative_position_bias_table'
+        table = state_dict.get(key)
+        if table is not None and table.shape != self.relative_position_bias_table.shape:
+            state_dict[key] = resize_relative_position_table(table, self.window_size)
+        # Official checkpoints carry the index as a persistent buffer; it is derived here.
+        state_dict.pop(prefix + 'relative_position_index', None)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+class Mlp(nn.Module):
+    """Two-layer MLP ``fc2(drop(act(fc1(x))))`` on the last dim."""
+
+    def __init__(self,
+                 in_features: int,
+                 hidden_features: Optional[int] = None,
+                 out_features: Optional[int] = None,
+                 act_layer: Type[nn.Module] = nn.GELU,
+                 drop: float = 0.):
+        super().__init__()
+        hidden_features = hidden_features or in_features
+        out_features = out_features or in_features
+        self.fc1 = nn.Linear(in_features, hidden_features)
+        self.act = act_layer()
+        self.fc2 = nn.Linear(hidden_features, out_features)
+        self.drop = nn.Dropout(drop)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))

@@ -1,0 +1,17 @@
+"""Registries of the ``backbones`` scope.
+
+They are children of mmengine's root registries, so mmpretrain, mmdet and mmsegmentation configs find
+everything here as ``type='backbones.<Name>'`` whatever their default scope. An unprefixed name would
+resolve to mm*'s own class of the same name (mmpretrain and mmseg both have ``DaViT`` and
+``VisionTransformer``), which is why the prefix is required.
+"""
+from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
+from mmengine.registry import Registry
+
+MODELS = Registry('model', parent=MMENGINE_MODELS, scope='backbones', locations=['backbones'])
+OPTIM_WRAPPER_CONSTRUCTORS = Registry(
+    'optim_wrapper_constructor',
+    parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
+    scope='backbones',
+    locations=['backbones'])

@@ -1,0 +1,65 @@
+"""Runtime adjustments shared by ``tools/train.py`` and ``tools/test.py``.
+
+mmengine assumes CUDA in a few places: ``init_dist`` calls ``torch.cuda.set_device``, DDP is given
+``device_ids=[local_rank]``, and the mmseg UPerNet bases use SyncBN, which has no CPU kernel. On a
+machine without CUDA :func:`prepare_config` fixes those in the config (GPU runs are left untouched), and
+:func:`init_distributed` starts the gloo process group itself so that mmengine skips its own
+initialisation.
+"""
+import os
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from mmengine.config import Config
+
+from .checkpoint import load_mmengine_checkpoints_safely
+
+__all__ = ['prepare_config', 'init_distributed', 'replace_sync_bn']
+
+
+def replace_sync_bn(node: Any) -> int:
+    """Turn every ``type='SyncBN'`` norm config inside ``node`` into ``'BN'``; return how many."""
+    count = 0
+    if isinstance(node, dict):
+        if node.get('type') in ('SyncBN', 'MMSyncBN'):
+            node['type'] = 'BN'
+            count += 1
+        for value in node.values():
+            count += replace_sync_bn(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            count += replace_sync_bn(value)
+    return count
+
+
+def prepare_config(cfg: Config, launcher: str) -> Config:
+    """Adapt ``cfg`` to this machine: CPU-only runs get BN instead of SyncBN and a gloo DDP wrapper."""
+    load_mmengine_checkpoints_safely()
+    if torch.cuda.is_available():
+        return cfg
+    replace_sync_bn(cfg.model)
+    if cfg.get('tta_model') is not None:
+        replace_sync_bn(cfg.tta_model)
+    cfg.pop('sync_bn', None)
+    if launcher != 'none':
+        cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+        wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel')
+        wrapper.update(device_ids=None, broadcast_buffers=False,
+                       find_unused_parameters=cfg.get('find_unused_parameters', False))
+        cfg.model_wrapper_cfg = wrapper
+    return cfg
+
+
+def init_distributed(launcher: str) -> None:
+    """Start a gloo process group for ``--launcher pytorch`` on a machine without CUDA.
+
+    With CUDA, mmengine's own initialisation (NCCL, one device per process) runs as usual.
+    """
+    if launcher == 'none' or torch.cuda.is_available() or dist.is_initialized():
+        return
+    if launcher != 'pytorch':
+        raise RuntimeError(f'--launcher {launcher} needs CUDA on this setup; use torchrun '
+                           '(tools/dist_train.sh) for CPU runs')
+    dist.init_process_group(backend='gloo', rank=int(os.environ['RANK']),
+                            world_size=int(os.environ['WORLD_SIZE']))

@@ -1,0 +1,17 @@
+"""Pytest setup: the repository root on sys.path and ``backbones`` imported first.
+
+mmsegmentation installs a top-level ``tests`` package into site-packages; this suite runs with
+``--import-mode=importlib`` (see pyproject.toml) so that name never matters, and its helpers are imported
+as ``contract`` from this folder.
+"""
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [os.path.dirname(HERE), HERE]
+
+import backbones  # noqa: E402,F401  (before torchvision: see backbones/_compat.py)
+import torch  # noqa: E402
+
+# Two cores here: one intra-op thread per test process keeps timings stable and avoids oversubscription.
+torch.set_num_threads(int(os.environ.get('VITZOO_TEST_THREADS', '2')))
