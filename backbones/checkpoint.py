@@ -93,19 +93,33 @@ def strip_prefix(state_dict: Mapping[str, Any], prefix: Optional[str]) -> Dict[s
     return kept if kept else OrderedDict(state_dict)
 
 
-def load_mmengine_checkpoints_safely() -> None:
-    """Let ``torch.load(weights_only=True)`` read the checkpoints mmengine's runner writes.
+_trusted_dirs = set()
 
-    Since torch 2.6, ``torch.load`` refuses anything but tensors and plain containers by default,
-    and mmengine's checkpoints carry its ``HistoryBuffer`` logs and numpy arrays in the message hub.
-    Allow-listing exactly those types keeps ``--resume`` and ``tools/test.py`` working while every
-    other pickled object is still refused.
+
+def trust_checkpoints_in(directory: str) -> None:  # a file path trusts that file alone
+    """Let mmengine's runner fully unpickle checkpoints inside ``directory`` (a run's own work dir).
+
+    mmengine's checkpoints carry its training state (``HistoryBuffer`` logs with numpy values, which
+    numpy 2 pickles through ``getattr``) that ``torch.load(weights_only=True)``, torch's default since
+    2.6, refuses; allow-listing ``getattr`` would make weights-only loading unsafe for every file. So
+    files the run itself wrote (resume, testing its checkpoints) are trusted, and any other file that
+    mmengine loads (``load_from``, a downloaded checkpoint) still goes through the weights-only path
+    and is refused with a one-line :class:`UnsafeCheckpointError` if it carries Python objects.
     """
-    if not hasattr(torch.serialization, 'add_safe_globals'):
-        return
-    from mmengine.logging.history_buffer import HistoryBuffer
-    safe = [HistoryBuffer, np.ndarray, np.dtype, np.core.multiarray._reconstruct, np.core.multiarray.scalar]
-    # numpy >= 1.25 pickles dtypes as instances of per-type classes (np.dtypes.Float64DType, ...).
-    if hasattr(np, 'dtypes'):
-        safe += [getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith('DType')]
-    torch.serialization.add_safe_globals(safe)
+    from mmengine.runner.checkpoint import CheckpointLoader
+    _trusted_dirs.add(os.path.realpath(directory))
+    CheckpointLoader.register_scheme(prefixes='', loader=_load_local_checkpoint, force=True)
+
+
+def _load_local_checkpoint(filename: str, map_location=None) -> Any:
+    filename = os.path.expanduser(filename)
+    if not os.path.isfile(filename):
+        raise FileNotFoundError(f'{filename} can not be found.')
+    path = os.path.realpath(filename)
+    if any(os.path.commonpath([path, d]) == d for d in _trusted_dirs):
+        return torch.load(filename, map_location=map_location, weights_only=False)
+    try:
+        return load_weights_file(filename)
+    except UnsafeCheckpointError as err:
+        raise UnsafeCheckpointError(f'{err}. If you made this file yourself (an mmengine training checkpoint), '
+                                    'keep it in the run\'s work dir or pass --trust-checkpoint') from None

@@ -17,7 +17,7 @@ import torch
 
 from .checkpoint import UnsafeCheckpointError, load_weights_file
 
-__all__ = ['ConversionError', 'KeyTracker', 'converter_main', 'save_atomic']
+__all__ = ['ConversionError', 'KeyTracker', 'check_against_model', 'converter_main', 'save_atomic']
 
 
 class ConversionError(ValueError):
@@ -53,6 +53,22 @@ class KeyTracker:
         if left:
             shown = ', '.join(left[:6]) + (f' and {len(left) - 6} more' if len(left) > 6 else '')
             raise ConversionError(f'{len(left)} keys of the checkpoint were not understood: {shown}')
+
+
+def check_against_model(state_dict: Dict[str, Any], model: 'torch.nn.Module', prefix: str = 'backbone.') -> None:
+    """Raise :class:`ConversionError` unless the ``prefix`` entries of ``state_dict`` are exactly the model's
+    state (names and shapes): a converted checkpoint must load with ``strict=True``."""
+    own = model.state_dict()
+    ours = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+    unknown = sorted(set(ours) - set(own))
+    missing = sorted(set(own) - set(ours))
+    wrong = sorted(k for k in set(ours) & set(own) if tuple(ours[k].shape) != tuple(own[k].shape))
+    problems = []
+    for label, keys in (('unknown', unknown), ('missing', missing), ('wrongly shaped', wrong)):
+        if keys:
+            problems.append(f'{len(keys)} {label} ({", ".join(keys[:4])}{", ..." if len(keys) > 4 else ""})')
+    if problems:
+        raise ConversionError(f'the converted weights do not fit {type(model).__name__}: ' + '; '.join(problems))
 
 
 def save_atomic(obj: Any, dst: str) -> None:

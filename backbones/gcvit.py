@@ -355,7 +355,8 @@ class GCViT(BaseBackbone):
         x = self.pos_drop(self._run(self.patch_embed, x))
         outs = []
         for i, stage in enumerate(self.stages):
-            q_global = self._run(stage.global_query, x.permute(0, 3, 1, 2))
+            # Only odd-indexed blocks attend globally: a one-block stage needs no global queries.
+            q_global = self._run(stage.global_query, x.permute(0, 3, 1, 2)) if len(stage.blocks) > 1 else None
             for block in stage.blocks:
                 x = self._run(block, x, q_global)
             if i in self.out_indices:

@@ -13,7 +13,7 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config
 
-from .checkpoint import load_mmengine_checkpoints_safely
+from .checkpoint import trust_checkpoints_in
 
 __all__ = ['prepare_config', 'init_distributed', 'replace_sync_bn']
 
@@ -34,8 +34,13 @@ def replace_sync_bn(node: Any) -> int:
 
 
 def prepare_config(cfg: Config, launcher: str) -> Config:
-    """Adapt ``cfg`` to this machine: CPU-only runs get BN instead of SyncBN and a gloo DDP wrapper."""
-    load_mmengine_checkpoints_safely()
+    """Adapt ``cfg`` to this machine: CPU-only runs get BN instead of SyncBN and a gloo DDP wrapper.
+
+    Checkpoints inside ``cfg.work_dir`` (written by this run or an earlier one with the same work dir)
+    load in full for resuming and testing; others are loaded weights-only (see
+    :func:`backbones.checkpoint.trust_checkpoints_in`).
+    """
+    trust_checkpoints_in(cfg.work_dir)
     if torch.cuda.is_available():
         return cfg
     replace_sync_bn(cfg.model)

@@ -55,19 +55,23 @@ def check_output_shapes(cfg: Dict[str, Any], sizes: Iterable[Tuple[int, int]], s
 
 
 def check_frozen_stages(cfg: Dict[str, Any], frozen: int) -> None:
-    """Stem and the first ``frozen`` stages have no trainable parameters and stay in eval mode."""
+    """Stem, the first ``frozen`` stages and their output norms have no trainable parameters and stay in
+    eval mode; everything after them still trains."""
     model = build_backbone(dict(cfg, frozen_stages=frozen))
     model.train()
     frozen_modules = list(model.stem_modules())
     for i in range(frozen):
         frozen_modules += model.stage_modules(i)
+        if i in model.out_indices:
+            frozen_modules.append(getattr(model, f'norm{i}'))
     frozen_ids = {id(p) for m in frozen_modules for p in m.parameters()}
     assert frozen_ids, 'nothing to freeze'
     for module in frozen_modules:
         assert not module.training
         assert all(not p.requires_grad for p in module.parameters())
     trainable = [p for p in model.parameters() if id(p) not in frozen_ids]
-    assert trainable and all(p.requires_grad for p in trainable)
+    assert all(p.requires_grad for p in trainable)
+    assert trainable or frozen == model.num_stages, 'unfrozen stages lost their gradients'
 
 
 def check_norm_eval(cfg: Dict[str, Any]) -> None:

@@ -7,6 +7,7 @@
 segmentation configs carry multi-scale 0.5-1.75 + flip).
 """
 import argparse
+import json
 import os
 import os.path as osp
 import sys
@@ -17,7 +18,7 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from backbones.checkpoint import UnsafeCheckpointError  # noqa: E402
+from backbones.checkpoint import UnsafeCheckpointError, trust_checkpoints_in  # noqa: E402
 from backbones.runtime import init_distributed, prepare_config  # noqa: E402
 
 
@@ -28,6 +29,10 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', help='where the evaluation logs go (default: work_dirs/<config name>)')
     parser.add_argument('--tta', action='store_true', help="use the config's test-time augmentation")
     parser.add_argument('--out', help='dump the raw predictions to this pickle file')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='fully unpickle CHECKPOINT although it lies outside the work dir (only for '
+                        'files you made: a pickle can run code)')
+    parser.add_argument('--metrics-json', help='also write the final metrics to this JSON file')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, e.g. test_dataloader.dataset.data_root=DIR')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
@@ -58,7 +63,10 @@ def build_config(args) -> Config:
         cfg.test_evaluator = list(cfg.test_evaluator) if isinstance(cfg.test_evaluator, (list, tuple)) \
             else [cfg.test_evaluator]
         cfg.test_evaluator.append(dict(type='DumpResults', out_file_path=args.out))
-    return prepare_config(cfg, args.launcher)
+    cfg = prepare_config(cfg, args.launcher)
+    if args.trust_checkpoint:
+        trust_checkpoints_in(osp.abspath(args.checkpoint))
+    return cfg
 
 
 def main(argv=None):
@@ -70,6 +78,9 @@ def main(argv=None):
         metrics = runner.test()
     except (UnsafeCheckpointError, FileNotFoundError) as err:
         sys.exit(f'test.py: error: {err}')
+    if args.metrics_json and int(os.environ.get('RANK', '0')) == 0:
+        with open(args.metrics_json, 'w') as f:
+            json.dump({k: float(v) if isinstance(v, (int, float)) else str(v) for k, v in metrics.items()}, f, indent=1)
     return metrics
 
 

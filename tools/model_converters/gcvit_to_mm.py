@@ -16,7 +16,8 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
 from backbones.checkpoint import find_state_dict  # noqa: E402
-from backbones.convert import ConversionError, KeyTracker, converter_main, rename_prefixes  # noqa: E402
+from backbones.convert import (ConversionError, KeyTracker, check_against_model, converter_main,  # noqa: E402
+                               rename_prefixes)
 from backbones.gcvit import GCViT  # noqa: E402
 from backbones.layers import RelativePositionBias  # noqa: E402
 
@@ -55,15 +56,13 @@ def detect_arch(state_dict) -> tuple:
     mlp_ratio = state_dict['levels.0.blocks.0.mlp.fc1.weight'].shape[0] / dim
     layer_scale = 'levels.0.blocks.0.gamma1' in state_dict
     arch = dict(embed_dims=dim, depths=tuple(depths), num_heads=tuple(heads), mlp_ratio=mlp_ratio,
-                window_size=tuple(windows))
+                window_size=tuple(windows), layer_scale=1e-5 if layer_scale else None)
     for name, zoo in GCViT.arch_zoo.items():
         zoo_windows = tuple(zoo.get('window_size', GCViT.arch_defaults['window_size']))
         if (zoo['embed_dims'], tuple(zoo['depths']), tuple(zoo['num_heads']), float(zoo['mlp_ratio']),
                 zoo_windows, zoo.get('layer_scale') is not None) == (dim, tuple(depths), tuple(heads), mlp_ratio,
                                                                     tuple(windows), layer_scale):
             return name, arch
-    if layer_scale:
-        arch['layer_scale'] = 1e-5
     return None, arch
 
 
@@ -90,6 +89,7 @@ def convert(source, args):
             continue
         converted[map_key(key)] = tracker.take(key).float()
     tracker.check_all_used()
+    check_against_model(converted, GCViT(arch, out_indices=(3, )))
     meta = dict(arch=name or 'custom', arch_settings=str(arch), ema=bool(args.ema))
     return converted, meta
 

@@ -1,0 +1,6 @@
+# As retinanet_gcvit-t_fpn_3x_coco.py with a GC ViT-S backbone. Only T's detection recipe was released;
+# drop path follows Swin's for S and B.
+_base_ = './retinanet_gcvit-t_fpn_3x_coco.py'
+model = dict(
+    backbone=dict(arch='s', drop_path_rate=0.3, init_cfg=dict(checkpoint='checkpoints/gcvit-s_in1k.pth')),
+    neck=dict(in_channels=[192, 384, 768]))
