@@ -7,8 +7,8 @@ CPU-only torch it makes torchvision importable (see :mod:`backbones._compat`).
 """
 from . import _compat  # noqa: F401  (must run before anything imports torchvision)
 from .base import BaseBackbone
+from .davit import DaViT
 from .gcvit import GCViT
 from .layer_decay import LayerDecayOptimWrapperConstructor
 
-__all__ = ['BaseBackbone', 'GCViT', 'LayerDecayOptimWrapperConstructor']
-from .vit import ViT  # noqa: F401
+__all__ = ['BaseBackbone', 'DaViT', 'GCViT', 'LayerDecayOptimWrapperConstructor']

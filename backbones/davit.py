@@ -1,0 +1,445 @@
+"""DaViT: Dual Attention Vision Transformers (Ding et al., ECCV 2022, arXiv:2204.03645).
+
+Each stage alternates two kinds of block, in pairs: a *spatial* block (multi-head self-attention inside
+non-overlapping windows) and a *channel* block (attention between channel groups, whose cost is linear in
+the number of tokens and whose receptive field is the whole image). Every block starts its attention and
+its MLP branch with a residual depthwise 3x3 convolution (conv position encoding), so no position
+embedding or bias table is needed and any input size works: the stem, the downsampling convs and the
+windows pad the bottom/right edge as the official model does, and the outputs are cropped back.
+
+Layout of this implementation (channels-last ``(B, H, W, C)`` maps between blocks, so LayerNorm and the
+linears need no permutes and the depthwise convs run on a channels-last NCHW view)::
+
+    patch_embed            7x7 stride-4 conv -> LayerNorm
+    stages[i].downsample   (i > 0) LayerNorm -> 2x2 stride-2 conv
+    stages[i].blocks[j]    DaViTBlock = SpatialBlock + ChannelBlock
+    norm{i}                output LayerNorm of every stage in ``out_indices``
+
+The official classifier applies its final LayerNorm *after* global average pooling. With
+``out_norm_after_pool=True`` the backbone does the same for the last stage and returns a ``(B, C, 1, 1)``
+map (mmpretrain's ``GlobalAveragePooling`` neck is then a no-op), which reproduces the official logits
+while the final norm stays in the backbone as ``norm3``; detection and segmentation load the same
+converted file with ``prefix='backbone.'``. See ``configs/davit/README.md``.
+"""
+from typing import Any, ClassVar, Dict, List, Optional, Sequence, Tuple, Type, Union
+
+import torch
+import torch.nn as nn
+from mmcv.cnn.bricks import DropPath
+
+from .base import BaseBackbone
+from .layers import Mlp, attention, pad_to_multiple, to_2tuple, window_partition, window_reverse
+from .registry import MODELS
+
+__all__ = ['DaViT']
+
+Size = Tuple[int, int]
+
+
+class ConvPosEnc(nn.Module):
+    """Conv position encoding: ``x + dwconv3x3(x)`` on a channels-last ``(B, H, W, C)`` map.
+
+    The depthwise conv runs on an NCHW *view* of the channels-last tensor, which PyTorch treats as the
+    channels_last memory format: no copy in or out.
+    """
+
+    def __init__(self, dim: int, kernel_size: int = 3):
+        super().__init__()
+        self.proj = nn.Conv2d(dim, dim, kernel_size, padding=kernel_size // 2, groups=dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.proj(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+
+
+class WindowAttention(nn.Module):
+    """Multi-head self-attention inside each window (no position bias: the CPEs carry position).
+
+    Args:
+        dim (int): channels.
+        num_heads (int): heads.
+        qkv_bias (bool): bias in the qkv projection.
+        fused_attn (bool): use ``F.scaled_dot_product_attention``.
+    """
+
+    def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True, fused_attn: bool = True):
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f'WindowAttention: dim {dim} is not divisible by num_heads {num_heads}')
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.fused_attn = fused_attn
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(num_windows * B, N, C)`` -> same shape."""
+        batch, tokens, dim = x.shape
+        q, k, v = self.qkv(x).view(batch, tokens, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        x = attention(q, k, v, fused=self.fused_attn)
+        return self.proj(x.transpose(1, 2).reshape(batch, tokens, dim))
+
+
+class ChannelAttention(nn.Module):
+    """Channel-group attention: within each head, the ``head_dim`` channels attend to each other.
+
+    In the official form the attention matrix is ``softmax(scale * k^T v)`` (``head_dim x head_dim``,
+    summed over all tokens) and it mixes the channels of ``q``: ``out = q A^T``. That is ordinary
+    softmax attention with the roles transposed, ``out^T = softmax(k^T (v^T)^T * scale) q^T``, so the
+    shared SDPA kernel computes it with channels as the sequence and tokens as the feature axis.
+
+    Args:
+        dim (int): channels.
+        num_heads (int): channel groups.
+        qkv_bias (bool): bias in the qkv projection.
+        fused_attn (bool): use ``F.scaled_dot_product_attention``.
+    """
+
+    def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True, fused_attn: bool = True):
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f'ChannelAttention: dim {dim} is not divisible by num_heads {num_heads}')
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.scale = self.head_dim**-0.5
+        self.fused_attn = fused_attn
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, N, C)`` -> same shape."""
+        batch, tokens, dim = x.shape
+        # (3, B, heads, head_dim, N): per head, channels are the "sequence" and tokens the features.
+        q, k, v = self.qkv(x).view(batch, tokens, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 4, 1)
+        x = attention(k, v, q, scale=self.scale, fused=self.fused_attn)  # (B, heads, head_dim, N)
+        return self.proj(x.permute(0, 3, 1, 2).reshape(batch, tokens, dim))
+
+
+class SpatialBlock(nn.Module):
+    """CPE -> LN -> window attention (+residual) -> CPE -> LN -> MLP (+residual).
+
+    Windows pad the bottom/right edge with zeros *after* the LayerNorm and attend without a mask, as
+    the official model does (its released weights were trained and evaluated that way).
+    """
+
+    def __init__(self,
+                 dim: int,
+                 num_heads: int,
+                 window_size: Size,
+                 mlp_ratio: float = 4.,
+                 qkv_bias: bool = True,
+                 drop_path: float = 0.,
+                 norm_layer: Type[nn.Module] = nn.LayerNorm,
+                 fused_attn: bool = True):
+        super().__init__()
+        self.window_size = to_2tuple(window_size)
+        self.cpe_attn = ConvPosEnc(dim)
+        self.norm1 = norm_layer(dim)
+        self.attn = WindowAttention(dim, num_heads, qkv_bias=qkv_bias, fused_attn=fused_attn)
+        self.cpe_mlp = ConvPosEnc(dim)
+        self.norm2 = norm_layer(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self.drop_path = DropPath(drop_path) if drop_path > 0. else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, H, W, C)`` -> same shape."""
+        height, width = x.shape[1:3]
+        x = self.cpe_attn(x)
+        windows = pad_to_multiple(self.norm1(x), self.window_size)
+        padded_hw = windows.shape[1:3]
+        windows = self.attn(window_partition(windows, self.window_size))
+        attn = window_reverse(windows, self.window_size, padded_hw)[:, :height, :width]
+        x = x + self.drop_path(attn)
+        x = self.cpe_mlp(x)
+        return x + self.drop_path(self.mlp(self.norm2(x)))
+
+
+class ChannelBlock(nn.Module):
+    """CPE -> LN -> channel attention (+residual) -> CPE -> LN -> MLP (+residual)."""
+
+    def __init__(self,
+                 dim: int,
+                 num_heads: int,
+                 mlp_ratio: float = 4.,
+                 qkv_bias: bool = True,
+                 drop_path: float = 0.,
+                 norm_layer: Type[nn.Module] = nn.LayerNorm,
+                 fused_attn: bool = True):
+        super().__init__()
+        self.cpe_attn = ConvPosEnc(dim)
+        self.norm1 = norm_layer(dim)
+        self.attn = ChannelAttention(dim, num_heads, qkv_bias=qkv_bias, fused_attn=fused_attn)
+        self.cpe_mlp = ConvPosEnc(dim)
+        self.norm2 = norm_layer(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self.drop_path = DropPath(drop_path) if drop_path > 0. else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, H, W, C)`` -> same shape."""
+        x = self.cpe_attn(x)
+        attn = self.attn(self.norm1(x).flatten(1, 2)).view_as(x)
+        x = x + self.drop_path(attn)
+        x = self.cpe_mlp(x)
+        return x + self.drop_path(self.mlp(self.norm2(x)))
+
+
+class DaViTBlock(nn.Module):
+    """One depth unit of DaViT: a spatial-window block followed by a channel block.
+
+    Args:
+        drop_path (tuple[float, float]): stochastic-depth rates of the spatial and the channel block
+            (they differ: the official schedule counts every block, not every pair).
+    """
+
+    def __init__(self,
+                 dim: int,
+                 num_heads: int,
+                 window_size: Size,
+                 mlp_ratio: float = 4.,
+                 qkv_bias: bool = True,
+                 drop_path: Tuple[float, float] = (0., 0.),
+                 norm_layer: Type[nn.Module] = nn.LayerNorm,
+                 fused_attn: bool = True):
+        super().__init__()
+        self.spatial = SpatialBlock(dim, num_heads, window_size, mlp_ratio, qkv_bias, drop_path[0], norm_layer,
+                                    fused_attn)
+        self.channel = ChannelBlock(dim, num_heads, mlp_ratio, qkv_bias, drop_path[1], norm_layer, fused_attn)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.channel(self.spatial(x))
+
+
+class PatchEmbed(nn.Module):
+    """Stem: pad to a multiple of the stride, 7x7 stride-4 conv, LayerNorm. NCHW in, ``(B, H, W, C)`` out."""
+
+    def __init__(self, in_channels: int, dim: int, patch_size: int = 4, norm_layer=nn.LayerNorm):
+        super().__init__()
+        self.stride = to_2tuple(patch_size)
+        kernel = 2 * patch_size - 1  # 7 for the official stride 4
+        self.proj = nn.Conv2d(in_channels, dim, kernel, stride=patch_size, padding=kernel // 2)
+        self.norm = norm_layer(dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.proj(pad_to_multiple(x, self.stride, channels_last=False))
+        return self.norm(x.permute(0, 2, 3, 1))
+
+
+class Downsample(nn.Module):
+    """Between stages: LayerNorm, pad to even size, 2x2 stride-2 conv. ``(B, H, W, C)`` in and out."""
+
+    def __init__(self, in_dim: int, out_dim: int, norm_layer=nn.LayerNorm):
+        super().__init__()
+        self.norm = norm_layer(in_dim)
+        self.proj = nn.Conv2d(in_dim, out_dim, 2, stride=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = pad_to_multiple(self.norm(x), (2, 2))
+        return self.proj(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+
+
+class DaViTStage(nn.Module):
+    """Optional downsampling followed by ``depth`` DaViT blocks."""
+
+    def __init__(self,
+                 in_dim: int,
+                 dim: int,
+                 depth: int,
+                 num_heads: int,
+                 window_size: Size,
+                 mlp_ratio: float,
+                 qkv_bias: bool,
+                 drop_paths: Sequence[Tuple[float, float]],
+                 downsample: bool,
+                 norm_layer: Type[nn.Module] = nn.LayerNorm,
+                 fused_attn: bool = True):
+        super().__init__()
+        self.downsample = Downsample(in_dim, dim, norm_layer) if downsample else nn.Identity()
+        self.blocks = nn.ModuleList([
+            DaViTBlock(dim, num_heads, window_size, mlp_ratio, qkv_bias, drop_paths[j], norm_layer, fused_attn)
+            for j in range(depth)
+        ])
+
+
+@MODELS.register_module()
+class DaViT(BaseBackbone):
+    """DaViT backbone (`DaViT: Dual Attention Vision Transformers <https://arxiv.org/abs/2204.03645>`_).
+
+    Args:
+        arch (str | dict): ``'t'``, ``'s'``, ``'b'`` (released ImageNet-1k weights), ``'l'``, ``'h'``,
+            ``'g'`` (the paper's large shapes, no weights released), long names (``'tiny'``...) too, or a
+            dict with ``embed_dims`` (4 ints), ``depths`` (4 ints, DaViT blocks = spatial + channel
+            pairs), ``num_heads`` (4 ints) and optionally ``window_size`` (7), ``mlp_ratio`` (4.0),
+            ``qkv_bias`` (True).
+        in_channels (int): image channels.
+        patch_size (int): stride of the stem conv (its kernel is ``2 * patch_size - 1``).
+        drop_path_rate (float): stochastic depth of the last block; rates rise linearly over all
+            ``2 * sum(depths)`` spatial and channel blocks in order, as in the official model.
+        out_indices (Sequence[int]): stages to output, each through ``norm{i}``.
+        out_norm_after_pool (bool): the last stage's output is average-pooled over space *before*
+            ``norm3`` and returned as ``(B, C, 1, 1)``: the official classifier's order. Needs stage 3
+            in ``out_indices``; use it in classification, not for dense tasks.
+        frozen_stages (int): see :class:`BaseBackbone`.
+        norm_eval (bool): see :class:`BaseBackbone`.
+        with_cp (bool): gradient checkpointing of every DaViT block.
+        fused_attn (bool): SDPA kernels for both attentions (``False``: the plain path, same numbers).
+        norm_layer (type): normalisation layer, LayerNorm (eps 1e-5) as in the official model.
+        init_cfg (dict, optional): e.g. ``dict(type='Pretrained', checkpoint=PATH, prefix='backbone.')``.
+
+    Example:
+        >>> model = DaViT('t', out_indices=(0, 1, 2, 3))
+        >>> [tuple(o.shape) for o in model(torch.rand(1, 3, 97, 131))]
+        [(1, 96, 25, 33), (1, 192, 13, 17), (1, 384, 7, 9), (1, 768, 4, 5)]
+    """
+
+    arch_zoo: ClassVar[Dict[str, Dict[str, Any]]] = {
+        't': dict(embed_dims=(96, 192, 384, 768), depths=(1, 1, 3, 1), num_heads=(3, 6, 12, 24)),
+        's': dict(embed_dims=(96, 192, 384, 768), depths=(1, 1, 9, 1), num_heads=(3, 6, 12, 24)),
+        'b': dict(embed_dims=(128, 256, 512, 1024), depths=(1, 1, 9, 1), num_heads=(4, 8, 16, 32)),
+        # Paper's large shapes; the official code defines L only, with window 12 (at 384 px). H and G
+        # (paper / timm shapes) keep the same window.
+        'l': dict(embed_dims=(192, 384, 768, 1536), depths=(1, 1, 9, 1), num_heads=(6, 12, 24, 48), window_size=12),
+        'h': dict(embed_dims=(256, 512, 1024, 2048), depths=(1, 1, 9, 1), num_heads=(8, 16, 32, 64), window_size=12),
+        'g': dict(embed_dims=(384, 768, 1536, 3072), depths=(1, 1, 12, 3), num_heads=(12, 24, 48, 96), window_size=12),
+    }
+    arch_aliases: ClassVar[Dict[str, str]] = {
+        'tiny': 't',
+        'small': 's',
+        'base': 'b',
+        'large': 'l',
+        'huge': 'h',
+        'giant': 'g'
+    }
+    arch_keys: ClassVar[Tuple[str, ...]] = ('embed_dims', 'depths', 'num_heads')
+    arch_defaults: ClassVar[Dict[str, Any]] = dict(window_size=7, mlp_ratio=4., qkv_bias=True)
+
+    def __init__(self,
+                 arch: Union[str, Dict[str, Any]] = 't',
+                 in_channels: int = 3,
+                 patch_size: int = 4,
+                 drop_path_rate: float = 0.1,
+                 out_indices: Sequence[int] = (0, 1, 2, 3),
+                 out_norm_after_pool: bool = False,
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 fused_attn: bool = True,
+                 norm_layer: Type[nn.Module] = nn.LayerNorm,
+                 init_cfg: Optional[Union[dict, List[dict]]] = None):
+        super().__init__(arch, out_indices, frozen_stages, norm_eval, with_cp, init_cfg)
+        settings = {**self.arch_defaults, **self.arch_settings}
+        self._check_arch(settings)
+        self.arch_settings = settings
+        dims = [int(d) for d in settings['embed_dims']]
+        depths = [int(d) for d in settings['depths']]
+        heads = [int(h) for h in settings['num_heads']]
+        window_size = to_2tuple(settings['window_size'])
+        if out_norm_after_pool and self.num_stages - 1 not in self.out_indices:
+            raise ValueError(f'DaViT: out_norm_after_pool needs the last stage ({self.num_stages - 1}) '
+                             f'in out_indices, got {self.out_indices}')
+        self.embed_dims = dims
+        self.depths = depths
+        self.out_norm_after_pool = out_norm_after_pool
+        self.num_features = dims[-1]
+
+        # One rate per block, spatial and channel blocks counted separately (2 per depth unit).
+        rates = torch.linspace(0, drop_path_rate, 2 * sum(depths)).tolist()
+        pairs = [(rates[2 * u], rates[2 * u + 1]) for u in range(sum(depths))]
+
+        self.patch_embed = PatchEmbed(in_channels, dims[0], patch_size, norm_layer)
+        self.stages = nn.ModuleList()
+        for i in range(self.num_stages):
+            first = sum(depths[:i])
+            self.stages.append(
+                DaViTStage(dims[i - 1] if i else dims[0],
+                           dims[i],
+                           depths[i],
+                           heads[i],
+                           window_size,
+                           float(settings['mlp_ratio']),
+                           bool(settings['qkv_bias']),
+                           pairs[first:first + depths[i]],
+                           downsample=i > 0,
+                           norm_layer=norm_layer,
+                           fused_attn=fused_attn))
+        self._build_out_norms(dims, norm_layer)
+        self.feature_info = [
+            dict(num_chs=dims[i], reduction=patch_size * 2**i, module=f'stages.{i}') for i in self.out_indices
+        ]
+        self.apply(self._init_weights)
+        self._freeze_stages()
+
+    @staticmethod
+    def _check_arch(settings: Dict[str, Any]) -> None:
+        """Reject a custom arch with a message naming the bad key."""
+
+        def positive_ints(value, length: int) -> bool:
+            return (isinstance(value, (list, tuple)) and len(value) == length
+                    and all(isinstance(v, int) and v > 0 for v in value))
+
+        for key in ('embed_dims', 'depths', 'num_heads'):
+            if not positive_ints(settings[key], 4):
+                raise ValueError(f'DaViT: arch key {key!r} must be 4 positive ints (one per stage), '
+                                 f'got {settings[key]!r}')
+        for i, (dim, heads) in enumerate(zip(settings['embed_dims'], settings['num_heads'])):
+            if dim % heads:
+                raise ValueError(f"DaViT: arch key 'num_heads' ({heads}) does not divide 'embed_dims' "
+                                 f'({dim}) in stage {i}')
+        window = settings['window_size']
+        if not positive_ints([window] if isinstance(window, int) else window, 1 if isinstance(window, int) else 2):
+            raise ValueError(f"DaViT: arch key 'window_size' must be a positive int or a pair, got {window!r}")
+        ratio = settings['mlp_ratio']
+        if not isinstance(ratio, (int, float)) or ratio <= 0:
+            raise ValueError(f"DaViT: arch key 'mlp_ratio' must be a positive number, got {ratio!r}")
+
+    @property
+    def out_channels(self) -> List[int]:
+        return [self.embed_dims[i] for i in self.out_indices]
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.trunc_normal_(module.weight, std=.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+
+    # ------------------------------------------------------------------------------ contract hooks
+    def stem_modules(self) -> List[nn.Module]:
+        return [self.patch_embed]
+
+    def stage_modules(self, index: int) -> List[nn.Module]:
+        return [self.stages[index]]
+
+    def layer_depth_of(self, name: str) -> int:
+        """Stem 0; block ``j`` of stage ``i`` ``sum(depths[:i]) + j + 1``; a downsampling layer and an
+        output norm share the depth of the block that runs just before them."""
+        parts = name.split('.')
+        if parts[0] == 'patch_embed':
+            return 0
+        if parts[0] == 'stages':
+            stage = int(parts[1])
+            if parts[2] == 'blocks':
+                return sum(self.depths[:stage]) + int(parts[3]) + 1
+            return sum(self.depths[:stage])  # downsample: after the previous stage's last block
+        if parts[0].startswith('norm') and parts[0][4:].isdigit():
+            return sum(self.depths[:int(parts[0][4:]) + 1])
+        return self.num_layers - 1
+
+    # ------------------------------------------------------------------------------------ forward
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """``(B, C, H, W)`` images -> tuple of NCHW maps at strides 4, 8, 16, 32 for ``out_indices``."""
+        if x.ndim != 4 or min(x.shape[-2:]) < 1:
+            raise ValueError(f'DaViT: expected (B, C, H, W) images, got shape {tuple(x.shape)}')
+        x = self.patch_embed(x)
+        outs = []
+        last = self.num_stages - 1
+        for i, stage in enumerate(self.stages):
+            x = stage.downsample(x)
+            for block in stage.blocks:
+                x = self._run(block, x)
+            if i not in self.out_indices:
+                continue
+            norm = getattr(self, f'norm{i}')
+            if i == last and self.out_norm_after_pool:
+                outs.append(norm(x.mean(dim=(1, 2)))[:, :, None, None])
+            else:
+                outs.append(norm(x).permute(0, 3, 1, 2).contiguous())
+        return tuple(outs)

@@ -1,0 +1,185 @@
+#!/usr/bin/env python
+"""Convert a DaViT ImageNet checkpoint (official dingmyu/davit, timm, or mmpretrain layout) to vitzoo's.
+
+    python tools/model_converters/davit_to_mm.py DaViT_tiny.pth.tar davit-t_in1k.pth [--ema] [--arch t]
+
+Accepted sources: the official release (``patch_embeds.*``, ``main_blocks.*``, ``norms``, ``head``), timm's
+``davit_*.msft_in1k`` files (``stem.*``, ``stages.*``, ``head.norm``, ``head.fc``) and mmpretrain's
+``davit-*_3rdparty_in1k`` files (same weights, renamed). The result loads with ``strict=True`` into
+``configs/davit/davit-<v>_*_in1k.py`` (whose backbone sets ``out_norm_after_pool=True``: the official
+final LayerNorm runs after pooling) and reproduces the official logits; detection and segmentation
+configs load it with ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone.')``.
+Nothing in the source is unpickled as code.
+"""
+import os
+import re
+import sys
+from collections import OrderedDict
+from typing import Callable, Dict, List, Optional, Tuple
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
+from backbones.checkpoint import find_state_dict  # noqa: E402
+from backbones.convert import ConversionError, KeyTracker, converter_main  # noqa: E402
+
+# The arch zoo's shapes (kept here so that converting needs no model build): name -> (dims, depths).
+ZOO_SHAPES = {
+    't': ((96, 192, 384, 768), (1, 1, 3, 1)),
+    's': ((96, 192, 384, 768), (1, 1, 9, 1)),
+    'b': ((128, 256, 512, 1024), (1, 1, 9, 1)),
+    'l': ((192, 384, 768, 1536), (1, 1, 9, 1)),
+    'h': ((256, 512, 1024, 2048), (1, 1, 9, 1)),
+    'g': ((384, 768, 1536, 3072), (1, 1, 12, 3)),
+}
+BLOCK_KINDS = ('spatial', 'channel')  # official attention_types order inside a depth unit
+
+# Every name a vitzoo DaViT classifier has; a mapped key outside this set is reported, not written.
+BLOCK_PARAMS = r'(cpe_attn\.proj|cpe_mlp\.proj|norm1|norm2|attn\.qkv|attn\.proj|mlp\.fc1|mlp\.fc2)'
+VITZOO_KEY = re.compile(r'^(backbone\.patch_embed\.(proj|norm)'
+                        r'|backbone\.stages\.[1-3]\.downsample\.(proj|norm)'
+                        r'|backbone\.stages\.\d+\.blocks\.\d+\.(spatial|channel)\.' + BLOCK_PARAMS +
+                        r'|backbone\.norm3|head\.fc)\.(weight|bias)$')
+
+
+def _official_block_rest(rest: str) -> str:
+    """Official names inside a spatial/channel block -> vitzoo's."""
+    rest = re.sub(r'^cpe\.0\.', 'cpe_attn.', rest)
+    return re.sub(r'^cpe\.1\.', 'cpe_mlp.', rest)
+
+
+def map_official(key: str) -> Optional[str]:
+    """dingmyu/davit name -> vitzoo classifier name (None: not a DaViT key)."""
+    if m := re.match(r'^patch_embeds\.0\.(proj|norm)\.(.+)$', key):
+        return f'backbone.patch_embed.{m[1]}.{m[2]}'
+    if m := re.match(r'^patch_embeds\.([1-3])\.(proj|norm)\.(.+)$', key):
+        return f'backbone.stages.{m[1]}.downsample.{m[2]}.{m[3]}'
+    if m := re.match(r'^main_blocks\.(\d+)\.(\d+)\.([01])\.(.+)$', key):
+        return f'backbone.stages.{m[1]}.blocks.{m[2]}.{BLOCK_KINDS[int(m[3])]}.{_official_block_rest(m[4])}'
+    if m := re.match(r'^norms\.(weight|bias)$', key):
+        return f'backbone.norm3.{m[1]}'
+    if m := re.match(r'^head\.(weight|bias)$', key):
+        return f'head.fc.{m[1]}'
+    return None
+
+
+def map_timm(key: str) -> Optional[str]:
+    """timm ``DaVit`` name -> vitzoo classifier name."""
+    if m := re.match(r'^stem\.(conv|norm)\.(.+)$', key):
+        return f'backbone.patch_embed.{"proj" if m[1] == "conv" else "norm"}.{m[2]}'
+    if m := re.match(r'^stages\.([1-3])\.downsample\.(conv|norm)\.(.+)$', key):
+        return f'backbone.stages.{m[1]}.downsample.{"proj" if m[2] == "conv" else "norm"}.{m[3]}'
+    if m := re.match(r'^stages\.(\d+)\.blocks\.(\d+)\.([01])\.(.+)$', key):
+        rest = re.sub(r'^cpe1\.', 'cpe_attn.', re.sub(r'^cpe2\.', 'cpe_mlp.', m[4]))
+        return f'backbone.stages.{m[1]}.blocks.{m[2]}.{BLOCK_KINDS[int(m[3])]}.{rest}'
+    if m := re.match(r'^head\.norm\.(weight|bias)$', key):
+        return f'backbone.norm3.{m[1]}'
+    if m := re.match(r'^head\.fc\.(weight|bias)$', key):
+        return f'head.fc.{m[1]}'
+    return None
+
+
+MMPRETRAIN_BLOCK_RULES = [('cpe1.', 'cpe_attn.'), ('cpe2.', 'cpe_mlp.'), ('attn.w_msa.', 'attn.'),
+                          ('ffn.layers.0.0.', 'mlp.fc1.'), ('ffn.layers.1.', 'mlp.fc2.')]
+
+
+def map_mmpretrain(key: str) -> Optional[str]:
+    """mmpretrain ``DaViT`` classifier name -> vitzoo classifier name (its downsampling sits at the end
+    of the previous stage)."""
+    if m := re.match(r'^backbone\.patch_embed\.(projection|norm)\.(.+)$', key):
+        return f'backbone.patch_embed.{"proj" if m[1] == "projection" else "norm"}.{m[2]}'
+    if m := re.match(r'^backbone\.stages\.([0-2])\.downsample\.(projection|norm)\.(.+)$', key):
+        return f'backbone.stages.{int(m[1]) + 1}.downsample.{"proj" if m[2] == "projection" else "norm"}.{m[3]}'
+    if m := re.match(r'^backbone\.stages\.(\d+)\.blocks\.(\d+)\.(spatial|channel)_block\.(.+)$', key):
+        rest = m[4]
+        for old, new in MMPRETRAIN_BLOCK_RULES:
+            if rest.startswith(old):
+                rest = new + rest[len(old):]
+                break
+        return f'backbone.stages.{m[1]}.blocks.{m[2]}.{m[3]}.{rest}'
+    if m := re.match(r'^backbone\.norm3\.(weight|bias)$', key):
+        return key
+    if m := re.match(r'^head\.fc\.(weight|bias)$', key):
+        return key
+    return None
+
+
+LAYOUTS: Dict[str, Tuple[str, Callable[[str], Optional[str]]]] = {
+    'official': ('patch_embeds.0.proj.weight', map_official),
+    'timm': ('stem.conv.weight', map_timm),
+    'mmpretrain': ('backbone.patch_embed.projection.weight', map_mmpretrain),
+}
+
+
+def detect_shapes(converted: Dict[str, torch.Tensor]) -> Tuple[List[int], List[int]]:
+    """Stage widths and depths (DaViT blocks per stage) read from converted tensor shapes."""
+    dims = [int(converted['backbone.patch_embed.proj.weight'].shape[0])]
+    for i in range(1, 4):
+        key = f'backbone.stages.{i}.downsample.proj.weight'
+        if key not in converted:
+            raise ConversionError(f'no downsampling conv for stage {i}; is this a complete DaViT checkpoint?')
+        dims.append(int(converted[key].shape[0]))
+    depths = []
+    for i in range(4):
+        blocks = {int(m[1]) for k in converted for m in [re.match(rf'^backbone\.stages\.{i}\.blocks\.(\d+)\.', k)] if m}
+        if not blocks or blocks != set(range(max(blocks) + 1)):
+            raise ConversionError(f'stage {i} has blocks {sorted(blocks)}; expected 0..n-1')
+        depths.append(max(blocks) + 1)
+    return dims, depths
+
+
+def convert(source, args):
+    if args.ema:
+        if not isinstance(source, dict) or 'state_dict_ema' not in source:
+            raise ConversionError('--ema given but the checkpoint has no state_dict_ema')
+        source = source['state_dict_ema']
+    state_dict = find_state_dict(source)
+    state_dict = OrderedDict((k[len('module.'):] if k.startswith('module.') else k, v) for k, v in state_dict.items())
+    layout = next((name for name, (probe, _) in LAYOUTS.items() if probe in state_dict), None)
+    if layout is None:
+        probes = ', '.join(probe for probe, _ in LAYOUTS.values())
+        raise ConversionError(f'not a DaViT checkpoint: none of {probes} is in it')
+    mapper = LAYOUTS[layout][1]
+    tracker = KeyTracker(state_dict)
+    converted = OrderedDict()
+    unknown = []
+    for key in state_dict:
+        new_key = mapper(key)
+        if new_key is None or not VITZOO_KEY.match(new_key):
+            unknown.append(key)
+            continue
+        value = tracker.take(key)
+        if not isinstance(value, torch.Tensor):
+            value = torch.as_tensor(value)
+        converted[new_key] = value.float()
+    if unknown:
+        shown = ', '.join(unknown[:6]) + (f' and {len(unknown) - 6} more' if len(unknown) > 6 else '')
+        raise ConversionError(f'{len(unknown)} keys are not part of a DaViT classifier ({layout} layout): {shown}')
+    tracker.check_all_used()
+    dims, depths = detect_shapes(converted)
+    name = next((n for n, (d, dep) in ZOO_SHAPES.items() if list(d) == dims and list(dep) == depths), None)
+    if args.arch is not None:
+        expected = ZOO_SHAPES[args.arch]
+        if (list(expected[0]), list(expected[1])) != (dims, depths):
+            raise ConversionError(f'--arch {args.arch} expects embed_dims {expected[0]} and depths '
+                                  f'{expected[1]}, the checkpoint has {tuple(dims)} and {tuple(depths)}')
+        name = args.arch
+    meta = dict(arch=name or 'custom',
+                layout=layout,
+                embed_dims=str(tuple(dims)),
+                depths=str(tuple(depths)),
+                num_classes=int(converted['head.fc.weight'].shape[0]) if 'head.fc.weight' in converted else 0,
+                ema=bool(args.ema))
+    return converted, meta
+
+
+def add_arguments(parser):
+    parser.add_argument('--ema', action='store_true', help='convert state_dict_ema instead of state_dict')
+    parser.add_argument('--arch',
+                        choices=sorted(ZOO_SHAPES),
+                        default=None,
+                        help='check that the checkpoint has this variant\'s shapes (otherwise detected)')
+
+
+if __name__ == '__main__':
+    sys.exit(converter_main(convert, __doc__.strip().splitlines()[0], add_arguments))
