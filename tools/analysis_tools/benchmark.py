@@ -3,8 +3,8 @@
 
     python tools/analysis_tools/benchmark.py gcvit:t=gcvit_tiny davit:t=davit_tiny vit:b16=vit_base_patch16_224
 
-Each pair ``FAMILY:ARCH=TIMM_NAME`` builds the mmpretrain classifier of ``backbones.<Family>`` (GAP neck,
-linear head; ViT: class-token head) and ``timm.create_model(TIMM_NAME)`` with random weights, then times
+Each pair ``FAMILY:ARCH=TIMM_NAME`` builds the classifier of the family's ImageNet config
+(``configs/<family>/<family>-<arch>_*_in1k.py``) and ``timm.create_model(TIMM_NAME)`` with random weights, then times
 ``--repeats`` rounds of ``--iters`` forward passes in eval mode under ``torch.inference_mode``, alternating
 the two models each round so that machine noise hits both alike, and prints the median images/s. On
 CUDA it synchronises around each round (``--device cuda``, ``--dtype`` float16/bfloat16 for AMP).
@@ -19,25 +19,23 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 import backbones  # noqa: E402,F401  (first: makes torchvision importable on CPU-only torch)
 import torch  # noqa: E402
 
-FAMILIES = {'gcvit': 'GCViT', 'davit': 'DaViT', 'groupmixformer': 'GroupMixFormer', 'vit': 'ViT'}
+FAMILIES = ('gcvit', 'davit', 'groupmixformer', 'vit')
 
 
-def build_ours(family: str, arch: str, num_classes: int = 1000) -> torch.nn.Module:
-    """The family's classification model as its configs build it, in eval mode."""
-    from mmpretrain.registry import MODELS
-    type_name = 'backbones.' + FAMILIES[family]
-    if family == 'vit':
-        backbone = dict(type=type_name, arch=arch, out_type='cls_token')
-        probe = MODELS.build(backbone)
-        head = dict(type='VisionTransformerClsHead', num_classes=num_classes, in_channels=probe.embed_dims)
-        cfg = dict(type='ImageClassifier', backbone=backbone, neck=None, head=head)
-    else:
-        backbone = dict(type=type_name, arch=arch, out_indices=(3, ))
-        probe = MODELS.build(backbone)
-        channels = probe.out_channels[-1]
-        cfg = dict(type='ImageClassifier', backbone=backbone, neck=dict(type='GlobalAveragePooling'),
-                   head=dict(type='LinearClsHead', num_classes=num_classes, in_channels=channels))
-    return MODELS.build(cfg).eval()
+def build_ours(family: str, arch: str) -> torch.nn.Module:
+    """The classifier of ``configs/<family>/<family>-<arch>_*_in1k.py``, random weights, eval mode."""
+    import glob
+    from mmengine.config import Config
+    from mmengine.registry import MODELS, init_default_scope
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..')
+    configs = sorted(glob.glob(os.path.join(root, 'configs', family, f'{family}-{arch}_*_in1k.py')))
+    if not configs:
+        raise SystemExit(f'benchmark.py: error: no configs/{family}/{family}-{arch}_*_in1k.py; '
+                         f'check the arch name')
+    cfg = Config.fromfile(configs[0])
+    cfg.model.backbone.init_cfg = None
+    init_default_scope(cfg.default_scope)
+    return MODELS.build(cfg.model).eval()
 
 
 def images_per_second(forward, batch: torch.Tensor, iters: int, device: str) -> float:
