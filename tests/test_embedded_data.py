@@ -59,7 +59,7 @@ def file_bytes(folder: Path) -> dict:
 def test_imagenet_layout(data_dir):
     root = data_dir / 'imagenet'
     assert (root / 'meta' / 'classes.txt').read_text().split() == list(DIGITS)
-    for split, per_class in (('train', 16), ('val', 4)):
+    for split, per_class in (('train', 60), ('val', 10)):
         folders = sorted(p.name for p in (root / split).iterdir())
         assert folders == [f'n{d:08d}' for d in range(10)]
         for folder in folders:
@@ -73,7 +73,7 @@ def test_imagenet_loads_with_mmpretrain(data_dir):
     from mmpretrain.datasets import CustomDataset, ImageNet
     root = str(data_dir / 'imagenet')
     classes = str(data_dir / 'imagenet' / 'meta' / 'classes.txt')
-    for split, n in (('train', 160), ('val', 40)):
+    for split, n in (('train', 600), ('val', 100)):
         dataset = ImageNet(data_root=root, split=split, classes=classes)
         assert len(dataset) == n and dataset.CLASSES == DIGITS
         labels = dataset.get_gt_labels()
@@ -81,7 +81,7 @@ def test_imagenet_loads_with_mmpretrain(data_dir):
         # Folder n0000000d holds digit d.
         assert all(f'n{label:08d}' in dataset.get_data_info(i)['img_path'] for i, label in enumerate(labels))
     folders = CustomDataset(data_root=root, data_prefix='train')
-    assert len(folders) == 160 and folders.CLASSES == tuple(f'n{d:08d}' for d in range(10))
+    assert len(folders) == 600 and folders.CLASSES == tuple(f'n{d:08d}' for d in range(10))
 
 
 # ---------------------------------------------------------------------------------------------- coco

@@ -6,6 +6,7 @@
 """
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -41,8 +42,7 @@ def test_dist_train_test_and_resume_with_two_processes(data_root, tmp_path):
     work_dir = tmp_path / 'work'
     log = _run(['bash', 'tools/dist_train.sh', config, '2', '--work-dir', str(work_dir), '--cfg-options', *data,
                 'train_cfg.max_epochs=2'], tmp_path / 'train.log')
-    assert 'Distributed launcher: pytorch' in log or "'distributed': True" in log or 'world_size: 2' in log.lower() \
-        or 'Distributed training: True' in log
+    assert 'Distributed training: True' in log
     assert (work_dir / 'epoch_2.pth').exists()
 
     metrics = tmp_path / 'metrics.json'
@@ -55,7 +55,7 @@ def test_dist_train_test_and_resume_with_two_processes(data_root, tmp_path):
     log = _run(['bash', 'tools/dist_train.sh', config, '2', '--work-dir', str(work_dir), '--resume',
                 '--cfg-options', *data, 'train_cfg.max_epochs=3'], tmp_path / 'resume.log')
     assert 'resumed epoch: 2' in log
-    assert 'Epoch(train)   [1]' not in log and 'Epoch(train)   [3]' in log
+    assert not re.search(r'Epoch\(train\)\s+\[1\]\[', log) and re.search(r'Epoch\(train\)\s+\[3\]\[', log)
     assert (work_dir / 'epoch_3.pth').exists()
 
 
@@ -65,12 +65,13 @@ def test_real_detection_config_on_embedded_coco(data_root, tmp_path):
     options = ['model.backbone.init_cfg=None', 'model.roi_head.bbox_head.num_classes=10',
                'model.roi_head.mask_head.num_classes=10', 'train_cfg.max_epochs=1', 'train_dataloader.batch_size=2',
                'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0', 'test_dataloader.num_workers=0',
-               # small images keep one CPU step short; index 2 is the Resize of mmdet's COCO pipeline
-               'train_dataloader.dataset.pipeline.2.scale=(320,320)', 'test_dataloader.dataset.pipeline.1.scale=(320,320)',
+               # small images keep one CPU step short (the Resize of mmdet's COCO train and test pipelines)
+               'train_dataloader.dataset.pipeline.2.scale=(320,320)',
+               'test_dataloader.dataset.pipeline.1.scale=(320,320)',
                'val_dataloader.dataset.pipeline.1.scale=(320,320)']
     for split in ('train', 'val', 'test'):
-        options += [f'{split}_dataloader.dataset.data_root={root}', f'{split}_dataloader.dataset.metainfo.classes={DIGITS}',
-                    f'{split}_dataloader.dataset.indices=2']
+        options += [f'{split}_dataloader.dataset.data_root={root}', f'{split}_dataloader.dataset.indices=2',
+                    f'{split}_dataloader.dataset.metainfo.classes={DIGITS}']
     for split in ('val', 'test'):
         options.append(f'{split}_evaluator.ann_file={root}annotations/instances_val2017.json')
     work_dir = tmp_path / 'work'
@@ -86,12 +87,12 @@ def test_real_segmentation_config_on_embedded_ade20k_with_tta(data_root, tmp_pat
     config = 'configs/gcvit/upernet_gcvit-xxt_8xb2-160k_ade20k-512x512.py'
     root = str(data_root / 'ade20k')
     options = ['model.backbone.init_cfg=None', 'train_cfg.max_iters=2', 'train_cfg.val_interval=100',
-               'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
-               'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False',
-               'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
-               'model.data_preprocessor.size=(128,128)', 'train_dataloader.dataset.pipeline.3.crop_size=(128,128)',
-               'train_dataloader.dataset.pipeline.2.scale=(320,160)', 'test_dataloader.dataset.pipeline.1.scale=(320,160)',
-               'tta_pipeline.1.transforms.0.0.scale_factor=0.5', 'tta_pipeline.1.transforms.0.1.scale_factor=1.0']
+               'train_dataloader.batch_size=2', 'model.data_preprocessor.size=(128,128)',
+               'train_dataloader.dataset.pipeline.3.crop_size=(128,128)',
+               'train_dataloader.dataset.pipeline.2.scale=(320,160)',
+               'test_dataloader.dataset.pipeline.1.scale=(320,160)']
+    options += [f'{split}_dataloader.{key}' for split in ('train', 'val', 'test')
+                for key in ('num_workers=0', 'persistent_workers=False')]
     for split in ('train', 'val', 'test'):
         options += [f'{split}_dataloader.dataset.data_root={root}', f'{split}_dataloader.dataset.indices=2']
     work_dir = tmp_path / 'work'

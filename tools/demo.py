@@ -4,7 +4,9 @@
 Writes the embedded data sets (real digits on real photos, in the ImageNet, COCO and ADE20K layouts),
 then for classification, detection (Mask R-CNN) and segmentation (UPerNet) runs
 ``tools/dist_train.sh CONFIG 2`` and ``tools/dist_test.sh CONFIG CKPT 2`` (segmentation also with
-``--tta``), and prints the metrics. On a machine without CUDA the processes run on the CPU (gloo).
+``--tta``), and prints the metrics. The classifier's weights are published (weights only) and the
+detection and segmentation backbones start from them through ``init_cfg``, as one fine-tunes from an
+ImageNet checkpoint. On a machine without CUDA the processes run on the CPU (gloo).
 """
 import argparse
 import json
@@ -23,6 +25,7 @@ TASKS = [
 ]
 # Fields of mmengine's log lines that the terminal summary leaves out (they stay in the log files).
 NOISY_FIELDS = re.compile(r'\s*(base_lr|eta|data_time|memory|grad_norm|time|acc): \S+')
+PUBLISHED_BACKBONE = 'work_dirs/demo/gcvit-demo_embedded-in1k.pth'  # what the dense demo configs load
 SHOWN_METRICS = ('accuracy/top1', 'coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP', 'coco/segm_mAP_50', 'mIoU',
                  'aAcc')
 
@@ -61,6 +64,9 @@ def main():
             continue
         print(f'\n=== {task}: {config}', flush=True)
         task_dir = osp.join(work_dir, task)
+        if task != 'classification' and not osp.exists(osp.join(ROOT, PUBLISHED_BACKBONE)):
+            sys.exit(f'demo: {task} starts from the classification demo\'s weights ({PUBLISHED_BACKBONE}); '
+                     'run the classification task first')
         task_start = time.time()
         run(['bash', 'tools/dist_train.sh', config, str(args.gpus), '--work-dir', task_dir],
             osp.join(work_dir, f'{task}_train.log'))
@@ -70,9 +76,13 @@ def main():
             name = task + (' (multi-scale + flip)' if '--tta' in extra else '')
             metrics_path = osp.join(task_dir, 'metrics' + ('_tta' if extra else '') + '.json')
             run(['bash', 'tools/dist_test.sh', config, checkpoint, str(args.gpus), '--work-dir', task_dir,
-                 '--metrics-json', metrics_path, *extra], osp.join(work_dir, f'{task}_test{"_tta" if extra else ""}.log'))
+                 '--metrics-json', metrics_path, *extra],
+                osp.join(work_dir, f'{task}_test{"_tta" if extra else ""}.log'))
             with open(metrics_path) as f:
                 results[name] = json.load(f)
+        if task == 'classification':
+            run([sys.executable, 'tools/model_converters/publish_model.py', checkpoint, PUBLISHED_BACKBONE, '--force'],
+                osp.join(work_dir, 'publish.log'))
         print(f'=== {task} done in {time.time() - task_start:.0f} s', flush=True)
     print(f'\nDemo finished in {time.time() - start:.0f} s. Metrics on the embedded validation sets:')
     for name, metrics in results.items():

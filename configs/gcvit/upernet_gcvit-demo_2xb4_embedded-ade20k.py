@@ -1,14 +1,20 @@
-# Demo: UPerNet with a small GC ViT (the arch of gcvit-demo_2xb16_embedded-in1k.py) trained from scratch
-# on the embedded ADE20K-layout digits (background + 10 digit classes; `python
+# Demo: UPerNet with a small GC ViT (the arch of gcvit-demo_2xb16_embedded-in1k.py, initialised from the
+# classification demo's weights) fine-tuned on the embedded ADE20K-layout digits (background + 10 digit classes; `python
 # tools/misc/make_embedded_data.py`) with 160-pixel crops and slimmer heads. `--tta` runs the multi-scale
 # (0.5-1.75) + flip test-time augmentation of the ADE20K base.
 _base_ = './upernet_gcvit-xxt_8xb2-160k_ade20k-512x512.py'
+# Written by tools/demo.sh from the classification demo (publish_model.py): the backbone starts from it.
+demo_backbone = 'work_dirs/demo/gcvit-demo_embedded-in1k.pth'
 demo_arch = dict(_delete_=True, embed_dims=32, depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8), mlp_ratio=2.)
 crop_size = (160, 160)
 num_classes = 11
 model = dict(
     data_preprocessor=dict(size=crop_size),
-    backbone=dict(arch=demo_arch, window_size=5, drop_path_rate=0.05, init_cfg=None),
+    backbone=dict(
+        arch=demo_arch,
+        window_size=5,
+        drop_path_rate=0.05,
+        init_cfg=dict(type='Pretrained', checkpoint=demo_backbone, prefix='backbone.')),
     decode_head=dict(in_channels=[32, 64, 128, 256], channels=64, num_classes=num_classes),
     auxiliary_head=dict(in_channels=128, channels=32, num_classes=num_classes))
 data_root = 'data/embedded/ade20k'
