@@ -38,15 +38,15 @@ def build_ours(family: str, arch: str) -> torch.nn.Module:
     return MODELS.build(cfg.model).eval()
 
 
-def images_per_second(forward, batch: torch.Tensor, iters: int, device: str) -> float:
+def images_per_second(forward, batch: torch.Tensor, iters: int, device: str, timer) -> float:
     if device == 'cuda':
         torch.cuda.synchronize()
-    start = time.perf_counter()
+    start = timer()
     for _ in range(iters):
         forward(batch)
     if device == 'cuda':
         torch.cuda.synchronize()
-    return batch.shape[0] * iters / (time.perf_counter() - start)
+    return batch.shape[0] * iters / (timer() - start)
 
 
 def main(argv=None):
@@ -60,13 +60,19 @@ def main(argv=None):
     parser.add_argument('--threads', type=int, default=0, help='torch intra-op threads (0: leave as is)')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu', choices=['cpu', 'cuda'])
     parser.add_argument('--dtype', default='float32', choices=['float32', 'float16', 'bfloat16'])
+    parser.add_argument('--timer', default='wall', choices=['wall', 'process'],
+                        help="'process': CPU seconds of this process instead of wall time; robust to other load "
+                        'on a shared machine (use with --threads 1: with more threads it counts total work)')
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     import timm
     amp = args.dtype != 'float32'
+    if args.timer == 'process' and args.device == 'cuda':
+        parser.error('--timer process measures CPU time; use the wall timer on CUDA')
+    timer = time.process_time if args.timer == 'process' else time.perf_counter
     print(f'device={args.device} dtype={args.dtype} threads={torch.get_num_threads()} batch={args.batch_size} '
-          f'size={args.size} torch={torch.__version__} timm={timm.__version__}')
+          f'size={args.size} timer={args.timer} torch={torch.__version__} timm={timm.__version__}')
     for pair in args.pairs:
         try:
             ours_spec, timm_name = pair.split('=')
@@ -88,7 +94,7 @@ def main(argv=None):
                     forward(batch)
             for _ in range(args.repeats):
                 for name, forward in forwards.items():
-                    rates[name].append(images_per_second(forward, batch, args.iters, args.device))
+                    rates[name].append(images_per_second(forward, batch, args.iters, args.device, timer))
         ours_rate, timm_rate = statistics.median(rates['vitzoo']), statistics.median(rates['timm'])
         print(f'{family}-{arch:6s} vitzoo {ours_rate:8.2f} img/s | timm {timm_name:24s} {timm_rate:8.2f} img/s | '
               f'ratio {ours_rate / timm_rate:.2f}x  (rounds: vitzoo {[round(r, 1) for r in rates["vitzoo"]]}, '
