@@ -64,14 +64,14 @@ def test_real_detection_config_on_embedded_coco(data_root, tmp_path):
     root = str(data_root / 'coco') + '/'
     options = ['model.backbone.init_cfg=None', 'model.roi_head.bbox_head.num_classes=10',
                'model.roi_head.mask_head.num_classes=10', 'train_cfg.max_epochs=1', 'train_dataloader.batch_size=2',
-               'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0', 'test_dataloader.num_workers=0',
                # small images keep one CPU step short (the Resize of mmdet's COCO train and test pipelines)
                'train_dataloader.dataset.pipeline.2.scale=(320,320)',
                'test_dataloader.dataset.pipeline.1.scale=(320,320)',
                'val_dataloader.dataset.pipeline.1.scale=(320,320)']
     for split in ('train', 'val', 'test'):
         options += [f'{split}_dataloader.dataset.data_root={root}', f'{split}_dataloader.dataset.indices=2',
-                    f'{split}_dataloader.dataset.metainfo.classes={DIGITS}']
+                    f'{split}_dataloader.dataset.metainfo.classes={DIGITS}', f'{split}_dataloader.num_workers=0',
+                    f'{split}_dataloader.persistent_workers=False']
     for split in ('val', 'test'):
         options.append(f'{split}_evaluator.ann_file={root}annotations/instances_val2017.json')
     work_dir = tmp_path / 'work'
