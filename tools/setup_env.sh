@@ -67,7 +67,7 @@ log "keeping torch $TORCH_VERSION ($("$PY" -c 'import torch; print("CUDA " + tor
 # see the installed torch; without it pip silently builds a wheel without ops. pip caches the wheel, so
 # this is the only slow step and it runs once per machine.
 if ! "$PY" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$MMCV_VERSION'" 2>/dev/null; then
-  log "building mmcv==$MMCV_VERSION with compiled ops (about 12 minutes on 2 cores; cached afterwards)"
+  log "installing mmcv==$MMCV_VERSION with compiled ops (the first source build takes 6-12 minutes on 2 cores; pip caches the wheel)"
   OPT="-DNDEBUG -O3 -g0 -fwrapv"
   MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" CFLAGS="$OPT" CXXFLAGS="$OPT" \
     "${PIP[@]}" install -c "$CONSTRAINTS" --no-build-isolation "mmcv==$MMCV_VERSION"
