@@ -10,5 +10,6 @@ from .base import BaseBackbone
 from .davit import DaViT
 from .gcvit import GCViT
 from .layer_decay import LayerDecayOptimWrapperConstructor
+from .vit import ViT
 
-__all__ = ['BaseBackbone', 'DaViT', 'GCViT', 'LayerDecayOptimWrapperConstructor']
+__all__ = ['BaseBackbone', 'DaViT', 'GCViT', 'LayerDecayOptimWrapperConstructor', 'ViT']

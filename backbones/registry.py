@@ -5,11 +5,14 @@ everything here as ``type='backbones.<Name>'`` whatever their default scope. An 
 resolve to mm*'s own class of the same name (mmpretrain and mmseg both have ``DaViT`` and
 ``VisionTransformer``), which is why the prefix is required.
 """
+from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.registry import Registry
 
 MODELS = Registry('model', parent=MMENGINE_MODELS, scope='backbones', locations=['backbones'])
+# Its module (backbones/datasets.py, which imports mmpretrain's datasets) loads on the first lookup.
+DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope='backbones', locations=['backbones.datasets'])
 OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     'optim_wrapper_constructor',
     parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
