@@ -197,16 +197,10 @@ def test_cifar_loads_with_mmpretrain(data_dir):
     with pytest.raises(RuntimeError, match='Cannot find CIFAR10'):
         CIFAR10(data_root=root, split='train', download=False)
 
-    # ... and the subclass the tool's docstring documents (md5 entries None) reads them.
-    def without_md5(base):
-        return type(f'Embedded{base.__name__}', (base, ), {
-            'train_list': [[name, None] for name, _ in base.train_list],
-            'test_list': [[name, None] for name, _ in base.test_list],
-            'meta': {**base.meta, 'md5': None}})
-
-    for base, folder, key, counts in ((CIFAR10, 'cifar-10-batches-py', 'labels', (100, 20)),
-                                      (CIFAR100, 'cifar-100-python', 'fine_labels', (100, 20))):
-        cls = without_md5(base)
+    # ... and backbones.LocalCIFAR10/100 (same format, no md5 check) read them.
+    from backbones.datasets import LocalCIFAR10, LocalCIFAR100
+    for base, cls, folder, key, counts in ((CIFAR10, LocalCIFAR10, 'cifar-10-batches-py', 'labels', (100, 20)),
+                                           (CIFAR100, LocalCIFAR100, 'cifar-100-python', 'fine_labels', (100, 20))):
         for split, n in zip(('train', 'test'), counts):
             dataset = cls(data_root=root, split=split, download=False)
             assert len(dataset) == n

@@ -114,3 +114,26 @@ def test_tools_report_bad_input_in_one_line(tmp_path):
     assert result.returncode != 0 and 'checkpoint' in result.stderr and 'Traceback' not in result.stderr
     result = subprocess.run(['bash', 'tools/dist_train.sh'], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 2 and 'usage' in result.stderr
+
+
+def test_real_cifar_config_on_embedded_pickles(tmp_path):
+    data = tmp_path / 'data'
+    subprocess.run([sys.executable, 'tools/misc/make_embedded_data.py', '--out', str(data), '--tasks', 'cifar'],
+                   cwd=ROOT, check=True, capture_output=True)
+    config = 'configs/vit/vit-b16_in21k-pre_1xb64-accum8-10k_cifar10-224px.py'
+    # 64-pixel inputs keep the ViT-B/16 steps short (its position embedding is resized to the 4x4 grid)
+    options = ['model.backbone.init_cfg=None', 'model.backbone.img_size=64', 'train_cfg.max_iters=2',
+               'train_cfg.val_interval=100', 'train_dataloader.batch_size=2', 'optim_wrapper.accumulative_counts=1',
+               'train_dataloader.dataset.pipeline.0.scale=64', 'test_dataloader.dataset.pipeline.0.scale=(64,64)',
+               'val_dataloader.dataset.pipeline.0.scale=(64,64)', 'default_hooks.checkpoint.interval=2']
+    for split in ('train', 'val', 'test'):
+        options += [f'{split}_dataloader.dataset.type=backbones.LocalCIFAR10',
+                    f'{split}_dataloader.dataset.data_root={data / "cifar"}', f'{split}_dataloader.num_workers=0',
+                    f'{split}_dataloader.persistent_workers=False']
+    work_dir = tmp_path / 'work'
+    _run([sys.executable, 'tools/train.py', config, '--work-dir', str(work_dir), '--cfg-options', *options],
+         tmp_path / 'train.log')
+    metrics = tmp_path / 'metrics.json'
+    _run([sys.executable, 'tools/test.py', config, str(work_dir / 'iter_2.pth'), '--work-dir', str(work_dir),
+          '--metrics-json', str(metrics), '--cfg-options', *options], tmp_path / 'test.log')
+    assert 'accuracy/top1' in json.loads(metrics.read_text())

@@ -58,17 +58,11 @@ fine // 5). The pickles use Python-2 ``str`` keys like the originals, so they re
 ``encoding='latin1'`` (mmpretrain, torchvision) and as ``b'data'`` with ``encoding='bytes'``.
 mmpretrain's ``CIFAR10``/``CIFAR100`` always compare the files' md5 sums with the official ones (in
 ``_check_integrity``, whatever ``download`` is), so the stock classes refuse these files
-(``download=False``: RuntimeError "Cannot find CIFAR10 dataset"). Load them with a subclass whose
-md5 entries are None, e.g.::
+(``download=False``: RuntimeError "Cannot find CIFAR10 dataset"). Load them with
+``backbones.LocalCIFAR10`` / ``backbones.LocalCIFAR100``, which read the same format without the md5
+check (see backbones/datasets.py)::
 
-    @DATASETS.register_module()
-    class EmbeddedCIFAR10(CIFAR10):
-        train_list = [[name, None] for name, _ in CIFAR10.train_list]
-        test_list = [[name, None] for name, _ in CIFAR10.test_list]
-        meta = {**CIFAR10.meta, 'md5': None}
-
-    dict(type='EmbeddedCIFAR10', data_root='DIR/cifar', split='train', download=False)
-    # split='test' for the test batch; same pattern for CIFAR100 / 'DIR/cifar'.
+    dict(type='backbones.LocalCIFAR10', data_root='DIR/cifar', split='train')  # or split='test'
 
 Each task folder is written into a temporary folder beside it and renamed into place when complete, with
 a stamp file (``.embedded_data.json``) recording the seed; a complete set with the same seed is
