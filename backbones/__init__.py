@@ -9,7 +9,8 @@ from . import _compat  # noqa: F401  (must run before anything imports torchvisi
 from .base import BaseBackbone
 from .davit import DaViT
 from .gcvit import GCViT
+from .groupmixformer import GroupMixFormer
 from .layer_decay import LayerDecayOptimWrapperConstructor
 from .vit import ViT
 
-__all__ = ['BaseBackbone', 'DaViT', 'GCViT', 'LayerDecayOptimWrapperConstructor', 'ViT']
+__all__ = ['BaseBackbone', 'DaViT', 'GCViT', 'GroupMixFormer', 'LayerDecayOptimWrapperConstructor', 'ViT']

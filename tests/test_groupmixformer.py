@@ -1,0 +1,355 @@
+"""GroupMixFormer: the backbone contract, converter parity with the official code, and specifics.
+
+Parity references (``tests/data/groupmixformer_{tiny,m}_reference.json``) hold logits computed by the
+official AILab-CVC/GroupMixFormer classifier (SyncBatchNorm swapped for BatchNorm2d, eval mode) on
+deterministic random weights (see :func:`contract.seeded_state_dict`); the tests rebuild those weights
+in the official layout, convert them with the CLI and compare. Both inputs have sizes divisible by 32,
+the only sizes the official model runs at, so they also check that our any-size handling changes
+nothing there.
+"""
+import copy
+import importlib.util
+import os
+import re
+
+import pytest
+import torch
+import torch.nn as nn
+from contract import (ROOT, build_backbone, build_classifier, check_all_params_get_grad, check_frozen_stages,
+                      check_norm_eval, check_output_shapes, check_state_dict_round_trip, check_with_cp_same_output,
+                      decode_floats, load_reference, run_tool, seeded_input, seeded_state_dict)
+
+from backbones.groupmixformer import GroupMixAttention, GroupMixFormer
+
+CONVERTER = os.path.join('tools', 'model_converters', 'groupmixformer_to_mm.py')
+BENCHMARK = os.path.join('tools', 'analysis_tools', 'benchmark_groupmixformer.py')
+
+
+def _load_tool(path, name):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+converter = _load_tool(CONVERTER, 'groupmixformer_to_mm')
+
+
+def convert(capsys, *args):
+    """Run the converter's command line in this process (the CLI itself runs once as a subprocess)."""
+    capsys.readouterr()
+    code = converter.converter_main(converter.convert, 'groupmixformer_to_mm', converter.add_arguments,
+                                    argv=list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+TINY_ARCH = dict(embed_dims=[20, 40, 40, 80], depths=[1, 1, 2, 1], mlp_ratios=[4, 4, 2, 2])
+TINY = dict(type='backbones.GroupMixFormer', arch=TINY_ARCH, drop_path_rate=0.)
+M_CFG = dict(type='backbones.GroupMixFormer', arch='m', drop_path_rate=0.)
+STRIDES = (4, 8, 16, 32)
+
+
+def _randomise_norms(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Non-trivial BatchNorm statistics and affine parameters (fresh ones would hide folding bugs)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.running_mean.copy_(0.1 * torch.randn(module.num_features, generator=gen))
+                module.running_var.copy_(0.5 + torch.rand(module.num_features, generator=gen))
+                module.weight.copy_(1 + 0.1 * torch.randn(module.num_features, generator=gen))
+                module.bias.copy_(0.1 * torch.randn(module.num_features, generator=gen))
+    return model
+
+
+def _set_fast_paths(model: nn.Module, enabled: bool) -> None:
+    model.set_fused_attention(enabled)
+    assert all(m.fuse_eval == enabled for m in model.modules() if hasattr(m, 'fuse_eval'))
+
+
+# ------------------------------------------------------------------------------------------ contract
+def test_output_shapes_tiny_any_size():
+    check_output_shapes(TINY, [(32, 32), (33, 47), (97, 131), (333, 517), (64, 40)], STRIDES,
+                        TINY_ARCH['embed_dims'])
+
+
+def test_output_shapes_m_odd_sizes():
+    check_output_shapes(M_CFG, [(333, 517), (97, 131)], STRIDES, (40, 80, 160, 160))
+    check_output_shapes(dict(TINY, out_indices=(1, 3)), [(64, 64)], (8, 32), (40, 80))
+
+
+@pytest.mark.parametrize('frozen', [0, 2, 4])
+def test_frozen_stages(frozen):
+    check_frozen_stages(TINY, frozen)
+
+
+def test_norm_eval():
+    check_norm_eval(TINY)
+
+
+def test_with_cp_same_output():
+    check_with_cp_same_output(TINY, size=(45, 61))
+
+
+def test_all_params_get_grad():
+    check_all_params_get_grad(TINY, size=(45, 61))
+
+
+def test_state_dict_round_trip(tmp_path):
+    check_state_dict_round_trip(TINY, tmp_path)
+
+
+@pytest.mark.parametrize('cfg, size', [(TINY, (61, 75)), (M_CFG, (97, 131)),
+                                       (dict(TINY, arch=dict(TINY_ARCH, embed_dims=[40, 80, 120, 200])), (64, 64))])
+def test_fused_inference_matches_modules(cfg, size):
+    """The re-parameterised inference path (folded BatchNorms, per-segment products, chunked MLP)
+    gives the modules' numbers, with and without autograd, at odd sizes."""
+    model = _randomise_norms(build_backbone(cfg)).eval()
+    x = torch.randn(2, 3, *size)
+    _set_fast_paths(model, False)
+    with torch.no_grad():
+        plain = model(x)
+    _set_fast_paths(model, True)
+    with torch.no_grad():
+        fused = model(x)
+    # With autograd: folded norms and fused attention, but no in-place residuals or MLP chunks.
+    with_grad = model(x) if cfg is TINY else fused
+    for a, b, c in zip(plain, fused, with_grad):
+        scale = a.abs().max().item()
+        torch.testing.assert_close(b, a, rtol=0, atol=2e-5 * scale)
+        torch.testing.assert_close(c, a, rtol=0, atol=2e-5 * scale)
+
+
+def test_fused_path_gradients_reach_the_norms():
+    """In eval mode with autograd the folded path still trains every parameter it uses."""
+    model = _randomise_norms(build_backbone(TINY)).eval()
+    sum(o.sum() for o in model(torch.randn(1, 3, 64, 64))).backward()
+    attn = model.stages[0].blocks[0].attn
+    for param in (attn.identity_norm.weight, attn.aggregators[2].norm.bias, attn.crpe.convs[1].weight,
+                  model.stem[0].norm.weight, model.stages[1].patch_embed.norm.bias):
+        assert param.grad is not None and param.grad.abs().sum() > 0
+
+
+# ------------------------------------------------------------------------------------ norm handling
+def test_sync_bn_through_config():
+    """``norm_cfg=dict(type='SyncBN')`` makes every conv-side norm a SyncBatchNorm (the official model
+    hard-codes them); same state dict, same numbers on one process in eval mode."""
+    bn = _randomise_norms(build_backbone(TINY)).eval()
+    sync = build_backbone(dict(TINY, norm_cfg=dict(type='SyncBN'))).eval()
+    sync.load_state_dict(bn.state_dict(), strict=True)
+    norms = [m for m in sync.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    assert norms and all(isinstance(m, nn.SyncBatchNorm) for m in norms)
+    assert not any(isinstance(m, nn.SyncBatchNorm) for m in bn.modules())
+    x = torch.randn(1, 3, 45, 61)
+    with torch.no_grad():
+        for a, b in zip(bn(x), sync(x)):
+            torch.testing.assert_close(a, b)
+
+
+def test_norm_eps_and_types():
+    model = GroupMixFormer(TINY_ARCH)
+    block = model.stages[0].blocks[0]
+    assert block.norm1.eps == block.norm2.eps == 1e-6
+    assert isinstance(block.attn.local_branch.norm, nn.LayerNorm) and block.attn.local_branch.norm.eps == 1e-5
+    assert isinstance(model.norm3, nn.BatchNorm2d)
+    assert block.attn.qkv.bias is not None
+    # The attention scale comes from the full width, as in the official model.
+    assert block.attn.scale == (20 // 8)**-0.5 and block.attn.head_dim == 2
+
+
+# ------------------------------------------------------------------------------------- arch handling
+def test_arch_zoo_and_param_counts():
+    assert GroupMixFormer.resolve_arch('miny') == GroupMixFormer.resolve_arch('M')
+    expected = {  # dims, depths, mlp ratios, drop path, parameters of the official classifier
+        'm': ((40, 80, 160, 160), (3, 3, 12, 4), (4, 4, 4, 4), 0.1, 5733120),
+        't': ((80, 160, 200, 240), (4, 4, 12, 4), (4, 4, 4, 4), 0.1, 10949152),
+        's': ((80, 160, 320, 320), (2, 4, 12, 4), (4, 4, 4, 4), 0.2, 22421320),
+        'b': ((200, 240, 320, 480), (8, 8, 12, 8), (2, 2, 4, 4), 0.5, 45827272),
+        'l': ((240, 320, 360, 480), (8, 10, 30, 10), (4, 4, 2, 2), 0.1, 71833648),
+    }
+    for name, (dims, depths, ratios, dpr, params) in expected.items():
+        arch = GroupMixFormer.resolve_arch(name)
+        assert (tuple(arch['embed_dims']), tuple(arch['depths']), tuple(arch['mlp_ratios'])) == (dims, depths, ratios)
+        assert arch['drop_path_rate'] == dpr
+        with torch.device('meta'):  # shapes only
+            backbone = GroupMixFormer(name, out_indices=(3, ))
+        head = dims[-1] * 1000 + 1000
+        assert sum(p.numel() for p in backbone.parameters()) + head == params, name
+
+
+@pytest.mark.parametrize('arch, word', [
+    ({'embed_dims': [20, 40, 40, 80], 'depths': [1, 1, 1, 1]}, 'mlp_ratios'),
+    (dict(TINY_ARCH, heads=8), 'heads'),
+    (dict(TINY_ARCH, embed_dims=[20, 40, 40]), 'embed_dims'),
+    (dict(TINY_ARCH, embed_dims=[20, 40, 42, 80]), 'embed_dims[2]=42'),
+    (dict(TINY_ARCH, embed_dims=[20, 40, 45, 80]), 'embed_dims[2]=45'),
+    (dict(TINY_ARCH, embed_dims=[25, 40, 40, 80]), 'even'),
+    (dict(TINY_ARCH, num_heads=4), 'crpe_windows'),
+    (dict(TINY_ARCH, num_heads=6), 'num_heads=6'),
+    ('huge', 'huge'),
+])
+def test_custom_arch_errors_name_the_key(arch, word):
+    with pytest.raises(ValueError, match=re.escape(word)):
+        GroupMixFormer(arch=arch)
+
+
+def test_drop_path_rates_rise_over_all_blocks():
+    with torch.device('meta'):
+        model = GroupMixFormer('m')
+    rates = [getattr(b.drop_path, 'drop_prob', 0.) for s in model.stages for b in s.blocks]
+    torch.testing.assert_close(torch.tensor(rates), torch.linspace(0, 0.1, 22), rtol=0, atol=1e-7)
+
+
+def test_layer_depth():
+    model = GroupMixFormer(TINY_ARCH)
+    assert model.num_layers == 5 + 2
+    assert model.get_layer_depth('backbone.stem.0.conv.weight', 'backbone.') == (0, 7)
+    assert model.get_layer_depth('backbone.stages.0.patch_embed.norm.weight', 'backbone.')[0] == 1
+    assert model.get_layer_depth('backbone.stages.2.blocks.1.attn.qkv.weight', 'backbone.')[0] == 4
+    assert model.get_layer_depth('backbone.norm3.weight', 'backbone.')[0] == 5
+    assert model.get_layer_depth('head.fc.weight', 'backbone.')[0] == 6
+    for name, _ in model.named_parameters():
+        assert 0 <= model.layer_depth_of(name) < model.num_layers - 1, name
+
+
+def test_fused_group_width():
+    """Attention channels are handled in groups of whole heads at least 32 wide (or all of them)."""
+    for dim, group in [(20, 4), (40, 4), (80, 2), (160, 1), (480, 1)]:
+        attn = GroupMixAttention(dim)
+        assert attn.fused_group == group
+        assert attn.fused_group * attn.segment % attn.head_dim == 0
+
+
+def test_pretrained_dense_load_from_classifier(tmp_path):
+    """A converted classifier loads into the 4-output backbone with prefix='backbone.'."""
+    cls = build_classifier(dict(TINY, out_indices=(3, )), 80, 10)
+    path = str(tmp_path / 'cls.pth')
+    torch.save({'state_dict': cls.state_dict()}, path)
+    dense = build_backbone(dict(TINY, init_cfg=dict(type='Pretrained', checkpoint=path, prefix='backbone.')))
+    dense.init_weights()
+    for key, value in cls.backbone.state_dict().items():
+        assert torch.equal(dense.state_dict()[key], value), key
+    assert {'norm0.weight', 'norm1.weight', 'norm2.weight'} <= set(dense.state_dict())
+
+
+# ----------------------------------------------------------------------------------- converter parity
+def _official_checkpoint(reference, tmp_path, wrap=True):
+    state_dict = seeded_state_dict(reference['manifest'], reference['seed'])
+    path = str(tmp_path / 'official.pth')
+    torch.save({'model': state_dict} if wrap else state_dict, path)
+    return path, state_dict
+
+
+def _classifier_for(reference):
+    arch = reference['arch']
+    dims = arch['embed_dims'] if isinstance(arch, dict) else GroupMixFormer.resolve_arch(arch)['embed_dims']
+    backbone = dict(type='backbones.GroupMixFormer', arch=arch, out_indices=(3, ))
+    return build_classifier(backbone, dims[-1], reference['num_classes']).eval()
+
+
+def _check_logits(reference, converted_path):
+    model = _classifier_for(reference)
+    checkpoint = torch.load(converted_path, weights_only=True)
+    model.load_state_dict(checkpoint['state_dict'], strict=True)
+    with torch.no_grad():
+        logits = model(seeded_input(reference['input_shape'], reference['input_seed']), mode='tensor')
+    expected = decode_floats(reference['logits'], reference['logits_shape'])
+    scale = expected.abs().max().item()
+    torch.testing.assert_close(logits, expected, rtol=0, atol=1e-5 * max(scale, 1.))
+    return checkpoint
+
+
+def test_converter_cli_parity_with_official_m(tmp_path):
+    reference = load_reference('groupmixformer_m_reference')
+    src, _ = _official_checkpoint(reference, tmp_path)
+    dst = str(tmp_path / 'converted.pth')
+    result = run_tool(CONVERTER, src, dst)
+    assert 'wrote 1149 tensors' in result.stdout and 'arch=m' in result.stdout
+    checkpoint = _check_logits(reference, dst)
+    assert checkpoint['meta']['arch'] == 'm'
+
+
+def test_converter_parity_with_official_tiny(tmp_path, capsys):
+    reference = load_reference('groupmixformer_tiny_reference')
+    src, _ = _official_checkpoint(reference, tmp_path, wrap=False)
+    dst = str(tmp_path / 'converted.pth')
+    code, out, _ = convert(capsys, src, dst)
+    assert code == 0 and 'arch=custom' in out
+    _check_logits(reference, dst)
+    # A DDP-wrapped training checkpoint (module. prefix, optimizer state) converts the same way.
+    state_dict = seeded_state_dict(reference['manifest'], reference['seed'])
+    ddp = str(tmp_path / 'ddp.pth')
+    torch.save({'model': {'module.' + k: v for k, v in state_dict.items()}, 'epoch': 299}, ddp)
+    assert convert(capsys, ddp, str(tmp_path / 'from_ddp.pth'))[0] == 0
+    _check_logits(reference, str(tmp_path / 'from_ddp.pth'))
+
+
+class _RunsCode:
+    """Pickles as a call to os.system: what a malicious checkpoint would carry."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f'touch {self.marker}', )
+
+
+def test_converter_refuses_pickled_code(tmp_path, capsys):
+    src = str(tmp_path / 'evil.pth')
+    marker = tmp_path / 'code-ran'
+    torch.save({'model': {'x': torch.zeros(1)}, 'payload': _RunsCode(marker)}, src)
+    code, _, err = convert(capsys, src, str(tmp_path / 'out.pth'))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and 'refusing evil.pth' in err
+    assert not marker.exists() and not (tmp_path / 'out.pth').exists()
+
+
+def test_converter_errors(tmp_path, capsys):
+    reference = load_reference('groupmixformer_tiny_reference')
+    src, state_dict = _official_checkpoint(reference, tmp_path)
+    dst = str(tmp_path / 'out.pth')
+    # An unknown key is named.
+    bad = dict(state_dict, **{'groupmixformer_backbone.0.gma_stage.0.att.extra.weight': torch.zeros(1)})
+    torch.save(bad, str(tmp_path / 'bad.pth'))
+    code, _, err = convert(capsys, str(tmp_path / 'bad.pth'), dst)
+    assert code == 2 and 'gma_stage.0.att.extra.weight' in err
+    # A missing key is named by the strict load.
+    missing = 'groupmixformer_backbone.2.gma_stage.1.att.aggregator.agg2.conv1.weight'
+    torch.save({k: v for k, v in state_dict.items() if k != missing}, str(tmp_path / 'cut.pth'))
+    assert convert(capsys, str(tmp_path / 'cut.pth'), dst)[0] == 0
+    with pytest.raises(RuntimeError, match=re.escape('stages.2.blocks.1.attn.aggregators.1.conv.depthwise.weight')):
+        _classifier_for(reference).load_state_dict(torch.load(dst, weights_only=True)['state_dict'], strict=True)
+    os.remove(dst)
+    # Not a GroupMixFormer checkpoint at all.
+    torch.save({'conv.weight': torch.zeros(1)}, str(tmp_path / 'other.pth'))
+    code, _, err = convert(capsys, str(tmp_path / 'other.pth'), dst)
+    assert code == 2 and 'not an official GroupMixFormer checkpoint' in err
+    # --arch must match the shapes.
+    code, _, err = convert(capsys, src, dst, '--arch', 'm')
+    assert code == 2 and '--arch m' in err
+    # No overwrite without --force.
+    assert convert(capsys, src, dst)[0] == 0
+    code, _, err = convert(capsys, src, dst)
+    assert code == 2 and '--force' in err
+    assert convert(capsys, src, dst, '--force')[0] == 0
+
+
+# ------------------------------------------------------------------------------------------ benchmark
+def test_benchmark_tool(tmp_path):
+    """The benchmark times our classifier, and never imports official code from inside the repo."""
+    import argparse
+    bench = _load_tool(BENCHMARK, 'benchmark_groupmixformer')
+    args = argparse.Namespace(device='cpu', warmup=0, repeats=1)
+    result = bench.benchmark('m', 64, 1, args, None)
+    assert result['ours_img_s'] > 0 and 'official_img_s' not in result
+    with pytest.raises(SystemExit, match='outside this repository'):
+        bench.load_official(ROOT)
+
+
+def test_benchmark_rearrange_stub():
+    """The einops stand-in the benchmark uses to run the official file reshapes as einops would."""
+    bench = _load_tool(BENCHMARK, 'benchmark_groupmixformer')
+    x = torch.randn(2, 3, 20, 4)
+    y = bench._rearrange(x, 'B h (H W) Ch -> B (h Ch) H W', H=4, W=5)
+    torch.testing.assert_close(y, x.view(2, 3, 4, 5, 4).permute(0, 1, 4, 2, 3).reshape(2, 12, 4, 5))
+    torch.testing.assert_close(bench._rearrange(y, 'B (h Ch) H W -> B h (H W) Ch', h=3), x)
