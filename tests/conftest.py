@@ -15,3 +15,16 @@ import torch  # noqa: E402
 
 # Two cores here: one intra-op thread per test process keeps timings stable and avoids oversubscription.
 torch.set_num_threads(int(os.environ.get('VITZOO_TEST_THREADS', '2')))
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _restore_default_scope():
+    """A test that calls ``init_default_scope`` (mmdet, mmseg, ...) must not hand that scope to the next
+    test: registry lookups of later tests would silently search the wrong toolbox."""
+    from mmengine.registry import DefaultScope
+    before = set(DefaultScope._instance_dict)
+    yield
+    for name in [n for n in DefaultScope._instance_dict if n not in before]:
+        del DefaultScope._instance_dict[name]
