@@ -96,8 +96,9 @@ def strip_prefix(state_dict: Mapping[str, Any], prefix: Optional[str]) -> Dict[s
 _trusted_dirs = set()
 
 
-def trust_checkpoints_in(directory: str) -> None:  # a file path trusts that file alone
-    """Let mmengine's runner fully unpickle checkpoints inside ``directory`` (a run's own work dir).
+def trust_checkpoints_in(directory: str) -> None:
+    """Let mmengine's runner fully unpickle checkpoints inside ``directory`` (a run's own work dir; a
+    file path trusts that one file).
 
     mmengine's checkpoints carry its training state (``HistoryBuffer`` logs with numpy values, which
     numpy 2 pickles through ``getattr``) that ``torch.load(weights_only=True)``, torch's default since
