@@ -83,8 +83,13 @@ def test_real_detection_config_on_embedded_coco(data_root, tmp_path):
     assert {'coco/bbox_mAP', 'coco/segm_mAP'} <= set(json.loads(metrics.read_text()))
 
 
-def test_real_segmentation_config_on_embedded_ade20k_with_tta(data_root, tmp_path):
-    config = 'configs/gcvit/upernet_gcvit-xxt_8xb2-160k_ade20k-512x512.py'
+@pytest.mark.parametrize('config', [
+    'configs/gcvit/upernet_gcvit-xxt_8xb2-160k_ade20k-512x512.py',
+    'configs/davit/upernet_davit-t_8xb2-160k_ade20k-512x512.py',
+    'configs/groupmixformer/upernet_groupmixformer-t_8xb2-160k_ade20k-512x512.py',
+    'configs/vit/upernet_vit-b16_8xb2-160k_ade20k-512x512.py',
+])
+def test_real_segmentation_config_on_embedded_ade20k_with_tta(config, data_root, tmp_path):
     root = str(data_root / 'ade20k')
     options = ['model.backbone.init_cfg=None', 'train_cfg.max_iters=2', 'train_cfg.val_interval=100',
                'train_dataloader.batch_size=2', 'model.data_preprocessor.size=(128,128)',
