@@ -126,6 +126,19 @@ class BaseBackbone(BaseModule):
         return sum(self.arch_settings['depths']) + 2
 
     # ------------------------------------------------------------------------------ shared behaviour
+    @property
+    def out_channels(self) -> List[int]:
+        """Channels of each output, for hierarchical backbones whose ``embed_dims`` lists the stage widths."""
+        return [self.embed_dims[i] for i in self.out_indices]
+
+    @staticmethod
+    def init_linear_weights(module: nn.Module) -> None:
+        """The official models' default: truncated-normal (std 0.02) linears with zero bias (for ``apply``)."""
+        if isinstance(module, nn.Linear):
+            nn.init.trunc_normal_(module.weight, std=.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+
     def _build_out_norms(self, channels: Sequence[int], norm_layer) -> None:
         """Add ``norm{i}`` for every output stage ``i``."""
         for i in self.out_indices:

@@ -364,7 +364,7 @@ class DaViT(BaseBackbone):
         self.feature_info = [
             dict(num_chs=dims[i], reduction=patch_size * 2**i, module=f'stages.{i}') for i in self.out_indices
         ]
-        self.apply(self._init_weights)
+        self.apply(self.init_linear_weights)
         self._freeze_stages()
 
     @staticmethod
@@ -389,17 +389,6 @@ class DaViT(BaseBackbone):
         ratio = settings['mlp_ratio']
         if not isinstance(ratio, (int, float)) or ratio <= 0:
             raise ValueError(f"DaViT: arch key 'mlp_ratio' must be a positive number, got {ratio!r}")
-
-    @property
-    def out_channels(self) -> List[int]:
-        return [self.embed_dims[i] for i in self.out_indices]
-
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
-        if isinstance(module, nn.Linear):
-            nn.init.trunc_normal_(module.weight, std=.02)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
 
     # ------------------------------------------------------------------------------ contract hooks
     def stem_modules(self) -> List[nn.Module]:

@@ -565,21 +565,7 @@ class GroupMixFormer(BaseBackbone):
         self.feature_info = [
             dict(num_chs=dims[i], reduction=4 * 2**i, module=f'stages.{i}') for i in self.out_indices
         ]
-        self.apply(self._init_module)
-
-    @staticmethod
-    def _init_module(module: nn.Module) -> None:
-        if isinstance(module, nn.Linear):
-            nn.init.trunc_normal_(module.weight, std=.02)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.LayerNorm):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
-
-    @property
-    def out_channels(self) -> List[int]:
-        return [self.embed_dims[i] for i in self.out_indices]
+        self.apply(self.init_linear_weights)
 
     def set_fused_attention(self, enabled: bool = True) -> None:
         """Switch the re-parameterised inference path (see ``fuse_eval``) on or off."""
