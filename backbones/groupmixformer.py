@@ -26,13 +26,18 @@ Any input size works: the official model assumes ``H // 2`` after its stride-2 c
 ``ceil(H / 2)``, so it only runs when the sizes stay even. Here every stage takes its size from the
 conv output; where the official model runs, the numbers are the same.
 
-In eval mode with BatchNorm (``fuse_eval=True``) the model runs a re-parameterised form that gives the
-same numbers to float round-off (see :meth:`GroupMixAttention._forward_fused`): BatchNorms are folded into
-the linears and convs, each segment's projections are computed directly in the layout its conv needs, 1x1
-convs are matrix products on the tokens, and the attention works on contiguous groups of whole heads
-without transposes. Without autograd, residuals are added in place, the MLP runs on cache-sized chunks of
-tokens, and on CPU the linears go through oneDNN with the bias and GELU fused in. Folded weights are
-recomputed at every call, so in-place weight updates (EMA, swapped parameters) are always seen.
+In eval mode with BatchNorm and without autograd (``fuse_eval=True``), the model runs a
+re-parameterised form that gives the same numbers to float round-off (see
+:meth:`GroupMixAttention._forward_fused`): BatchNorms are folded into the linears and convs, each
+segment's projections are computed directly in the layout its conv needs, 1x1 convs are matrix
+products on the tokens, and the attention works on contiguous groups of whole heads without transposes.
+Residuals are added in place, large maps go through the attention a few images at a time and through
+the MLP in cache-sized chunks of tokens (fresh large buffers cost page faults), and on CPU the larger
+linears go through oneDNN with the bias and GELU fused in. The folded weights are cached per attention
+module and rebuilt whenever a parameter or buffer changes (its version counter, identity or storage),
+so in-place updates (EMA, ``load_state_dict``) and swapped parameters are always seen; only writes
+through ``.data``, which bypass version counting, need a ``model.train()``/``model.eval()`` call to
+be seen.
 """
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -58,12 +63,12 @@ AGGREGATOR_KERNELS = (3, 5, 7)
 # Channels the fused eval path processes together (at least): reductions over the tokens of a
 # ``(B, N, channels)`` tensor vectorise over the channels.
 FUSED_GROUP_WIDTH = 32
-# Below this segment width the fused path computes the aggregators' 1x1 convs as one block-diagonal
-# product over q, k and v.
-NARROW_SEGMENT = 16
 # Inference runs the MLP on chunks of tokens with about this many hidden activations (a cache's worth).
-MLP_CHUNK = 2**17
-MIN_CHUNK_ROWS = 256
+MLP_CHUNK = 2**20
+MIN_CHUNK_ROWS = 2048
+ATTENTION_CHUNK = 8 * 2**20
+# oneDNN's linear has a larger fixed cost than MKL's: it pays off from about this many outputs.
+ONEDNN_MIN_OUTPUTS = 2**17
 
 
 _ONEDNN_LINEAR = []  # [op or None], probed on first use
@@ -91,9 +96,10 @@ def _onednn_linear():
 
 def _linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None,
             gelu: bool = False) -> torch.Tensor:
-    """``F.linear`` (then exact GELU if ``gelu``); without autograd on CPU float32, through oneDNN with
-    the bias and GELU fused into the product (fewer passes over memory, same numbers)."""
-    if not torch.is_grad_enabled() and x.device.type == 'cpu' and x.dtype == torch.float32:
+    """``F.linear`` (then exact GELU if ``gelu``); without autograd on CPU float32 and for large enough
+    products, through oneDNN with the bias and GELU fused in (fewer passes over memory, same numbers)."""
+    if (not torch.is_grad_enabled() and x.device.type == 'cpu' and x.dtype == torch.float32
+            and x.numel() // x.shape[-1] * weight.shape[0] >= ONEDNN_MIN_OUTPUTS):
         op = _onednn_linear()
         if op is not None:
             return op(x, weight.contiguous(), bias, 'gelu' if gelu else 'none', [], 'none' if gelu else '')
@@ -303,22 +309,29 @@ class GroupMixAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
         # The fused path handles the attention channels in groups of `fused_group` segments (whole
-        # heads, and wide enough for vectorised reductions over the tokens): softmax(k)^T v is computed
-        # for every channel pair of a group, then this mask keeps the pairs within a head (times the
-        # attention scale) and zeroes the others.
+        # heads, and wide enough for vectorised reductions over the tokens); softmax(k)^T v is computed
+        # for every channel pair of a group, then masked to the pairs within a head.
         self.fused_group = next(g for g in (1, 2, 4) if g * segment >= min(FUSED_GROUP_WIDTH, 4 * segment)
                                 and g * segment % self.head_dim == 0)
-        head_of = torch.arange(self.fused_group * segment) // self.head_dim
-        self.register_buffer('_head_blocks', (head_of[:, None] == head_of[None, :]) * self.scale, persistent=False)
+        self._folded = None  # cache of the fused path's weights, see _folded_weights
 
     def _can_fuse(self, x: torch.Tensor) -> bool:
-        return (self.fuse_eval and not self.training and not torch.is_autocast_enabled(x.device.type)
-                and _uses_running_stats(self.identity_norm)
+        return (self.fuse_eval and not self.training and not torch.is_grad_enabled()
+                and not torch.is_autocast_enabled(x.device.type) and _uses_running_stats(self.identity_norm)
                 and all(_uses_running_stats(agg.norm) for agg in self.aggregators))
 
-    def forward(self, x: torch.Tensor, size: Size) -> torch.Tensor:
+    def train(self, mode: bool = True) -> 'GroupMixAttention':
+        self._folded = None  # rebuilt at the next inference call
+        return super().train(mode)
+
+    def forward(self, x: torch.Tensor, size: Size, scratch: Optional[Dict] = None) -> torch.Tensor:
+        """Attention of ``(B, N, C)`` tokens of a ``size`` map, output projection included.
+
+        ``scratch`` (a dict kept for one forward pass of the model) lets the fused path reuse its
+        large buffers across blocks: fresh allocations that large cost page faults at every call.
+        """
         if self._can_fuse(x):
-            return self.proj_drop(self._forward_fused(x, size))
+            return self._forward_fused(x, size, scratch)  # dropout is the identity in eval mode
         return self.proj_drop(self.proj(self._forward_modules(x, size)))
 
     def _forward_modules(self, x: torch.Tensor, size: Size) -> torch.Tensor:
@@ -345,79 +358,116 @@ class GroupMixAttention(nn.Module):
         out = self.scale * (q @ context) + q * pos
         return torch.cat([out.transpose(1, 2).reshape(b, n, c - seg), local], dim=-1)
 
-    def _forward_fused(self, x: torch.Tensor, size: Size) -> torch.Tensor:
-        """Eval-mode attention including the output projection; the same numbers as
+    def _state_tensors(self) -> List[torch.Tensor]:
+        """Every parameter and buffer of this module and its children (what the folded weights come
+        from); a plain walk, cheaper than ``parameters()`` at every call."""
+        tensors, stack = [], [self]
+        while stack:
+            module = stack.pop()
+            tensors += [t for t in module._parameters.values() if t is not None]
+            tensors += [t for t in module._buffers.values() if t is not None]
+            stack += [m for m in module._modules.values() if m is not None]
+        return tensors
+
+    def _folded_weights(self) -> Dict[str, object]:
+        """The eval-mode weights of the fused path (BatchNorms folded, kernels laid out per segment),
+        cached until a parameter or buffer changes (in place: its version counter moves; replaced: its
+        identity or storage does) or the module's mode is set."""
+        tensors = self._state_tensors()
+        key = tuple((id(t), t._version, t.data_ptr()) for t in tensors)
+        if self._folded is not None and self._folded[1] == key:
+            return self._folded[2]
+        seg, c, width = self.segment, self.dim, self.fused_group * self.segment
+        weight = self.qkv.weight.view(3, NUM_SEGMENTS, seg, c)
+        bias = self.qkv.bias if self.qkv.bias is not None else weight.new_zeros(3 * c)
+        bias = bias.view(3, NUM_SEGMENTS, seg)
+        scale, shift = _bn_scale_shift(self.identity_norm)
+        head_of = torch.arange(width, device=weight.device) // self.head_dim
+        folded = dict(
+            # identity segment: projection and BatchNorm folded, q/k/v as a batch of (C, seg) factors
+            identity=((weight[:, 0] * scale[:, None]).transpose(1, 2), (bias[:, 0] * scale + shift)[:, None]),
+            # segments 1-4: the projection to q, k and v side by side and the depthwise kernel on them
+            segments=[(weight[:, i].reshape(3 * seg, c).contiguous(), bias[:, i].reshape(-1).contiguous())
+                      for i in range(1, NUM_SEGMENTS)],
+            depthwise=[agg.conv.depthwise.weight.repeat(3, 1, 1, 1) for agg in self.aggregators]
+            + [self.local_branch.conv.depthwise.weight],
+            pointwise=[],  # aggregators: pointwise conv and BatchNorm folded, the same for q, k and v
+            local_pointwise=self.local_branch.conv.pointwise.weight.flatten(1).contiguous(),
+            crpe=self.crpe.chunk_weights(width),
+            # keeps the channel pairs of a group that lie within a head, times the attention scale
+            head_mask=(head_of[:, None] == head_of[None, :]).to(weight.dtype) * self.scale,
+        )
+        for agg in self.aggregators:
+            scale, shift = _bn_scale_shift(agg.norm)
+            pointwise_t = (agg.conv.pointwise.weight.flatten(1) * scale[:, None]).t()
+            folded['pointwise'].append((pointwise_t.expand(3, seg, seg), shift.expand(3, 1, seg)))
+        self._folded = (tensors, key, folded)  # the tensors are held so that their ids stay unique
+        return folded
+
+    def _forward_fused(self, x: torch.Tensor, size: Size, scratch: Optional[Dict] = None) -> torch.Tensor:
+        """Eval-mode attention without autograd, including the output projection; the same numbers as
         :meth:`_forward_modules` to float round-off.
 
         No head or channel transposes: every segment's q, k and v are computed side by side as
         ``(B*N, 3*seg)`` tokens (a channels_last map for its depthwise conv, shared by q, k and v), with
-        the BatchNorms folded into the projection (identity segment) or the pointwise weights, and
-        the 1x1 convs as matrix products. They are gathered into one ``(3, 4/G, B*N, G*seg)`` buffer
-        of contiguous token matrices, groups of ``G`` segments (``fused_group``) that hold whole
-        heads; ``softmax(k)^T v`` is then one batched product per (group, image), masked to the
-        heads' diagonal blocks, and ``q @ context + q * crpe`` one ``baddbmm``. The CRPE convs run per
-        group with the group's largest kernel.
+        the BatchNorms folded into the projection (identity segment) or the pointwise weights. One
+        batched product per segment then writes its q, k and v straight into a ``(3, 4/G, B*N, G*seg)``
+        buffer of contiguous token matrices, groups of ``G`` segments (``fused_group``) that hold whole
+        heads, and one Hardswish runs over it. ``softmax(k)^T v`` is one batched product per (group,
+        image), masked to the heads' diagonal blocks, and ``q * crpe + q @ context`` one ``baddbmm``;
+        the CRPE convs run per group with the group's largest kernel.
         """
         b, n, c = x.shape
         seg, m, group = self.segment, b * n, self.fused_group
         width = group * seg
+        folded = self._folded_weights()
         tokens = x.reshape(m, c)
-        weight = self.qkv.weight.view(3, NUM_SEGMENTS, seg, c)
-        bias = self.qkv.bias if self.qkv.bias is not None else x.new_zeros(3 * c)
-        bias = bias.view(3, NUM_SEGMENTS, seg)
 
-        qkv = x.new_empty(3, (NUM_SEGMENTS - 1) // group, m, width)  # (q/k/v, group, token, channel)
-        for i in range(NUM_SEGMENTS - 1):
-            if i == 0:
-                scale, shift = _bn_scale_shift(self.identity_norm)
-                mixed = _linear(tokens, (weight[:, 0] * scale[:, None]).reshape(3 * seg, c),
-                                (bias[:, 0] * scale + shift).reshape(-1))
-            else:
-                agg = self.aggregators[i - 1]
-                mixed = self._segment_conv(tokens, weight[:, i], bias[:, i], agg.conv.depthwise, size)
-                scale, shift = _bn_scale_shift(agg.norm)
-                mixed = self._pointwise(mixed, agg.conv.pointwise.weight.flatten(1) * scale[:, None], shift)
+        shape = (3, (NUM_SEGMENTS - 1) // group, m, width)  # (q/k/v, group, token, channel)
+        qkv = None if scratch is None else scratch.get(('qkv', shape, x.dtype, x.device))
+        if qkv is None:
+            qkv = x.new_empty(shape)
+            if scratch is not None:
+                scratch['qkv', shape, x.dtype, x.device] = qkv  # free again when this call returns
+
+        def slots(i: int) -> torch.Tensor:  # segment i of q, k and v in the buffer, (3, B*N, seg)
             start = i % group * seg
-            mixed = F.hardswish(mixed, inplace=True).view(m, 3, seg).transpose(0, 1)
-            qkv[:, i // group, :, start:start + seg].copy_(mixed)
-        q, k, v = qkv.view(3, -1, n, width).unbind(0)  # (groups * B, N, G*seg) each
+            return qkv[:, i // group, :, start:start + seg]
+
+        torch.baddbmm(folded['identity'][1], tokens.expand(3, m, c), folded['identity'][0], out=slots(0))
+        for i in range(1, NUM_SEGMENTS - 1):
+            mixed = self._segment_conv(tokens, *folded['segments'][i - 1], folded['depthwise'][i - 1], size)
+            weight_t, bias = folded['pointwise'][i - 1]
+            torch.baddbmm(bias, mixed.view(m, 3, seg).transpose(0, 1), weight_t, out=slots(i))
+        F.hardswish(qkv, inplace=True)
 
         branch = self.local_branch
-        local = self._segment_conv(tokens, weight[:, 4], bias[:, 4], branch.conv.depthwise, size)
-        local = _linear(local, branch.conv.pointwise.weight.flatten(1))
-        local = F.hardswish(F.layer_norm(local, (seg, ), branch.norm.weight, branch.norm.bias, branch.norm.eps))
+        local = self._segment_conv(tokens, *folded['segments'][3], folded['depthwise'][3], size)
+        local = F.layer_norm(_linear(local, folded['local_pointwise']), (seg, ), branch.norm.weight,
+                             branch.norm.bias, branch.norm.eps)
+        local = F.hardswish(local, inplace=True)
 
-        context = (k.softmax(dim=1).transpose(1, 2) @ v).mul_(self._head_blocks.to(x.dtype))
-        pos = torch.cat([
-            _tokens(F.conv2d(_channels_last_map(v_group, size), w, bias_, 1, w.shape[-1] // 2, 1, width))
-            for v_group, (w, bias_) in zip(v.view(-1, b, n, width), self.crpe.chunk_weights(width))
-        ])
+        q, k, v = qkv.view(3, -1, n, width).unbind(0)  # (groups * B, N, G*seg) each
+        context = torch.bmm(k.softmax(dim=1).transpose(1, 2), v).mul_(folded['head_mask'])
+        pos = [
+            _tokens(F.conv2d(_channels_last_map(v_group, size), weight, bias, 1, weight.shape[-1] // 2, 1, width))
+            for v_group, (weight, bias) in zip(v.view(-1, b, n, width), folded['crpe'])
+        ]
+        pos = pos[0].view(b, n, width) if len(pos) == 1 else torch.cat(pos)
         out = pos.mul_(q).baddbmm_(q, context).view(-1, m, width)
-        return _linear(torch.cat([*out.unbind(0), local], dim=1), self.proj.weight, self.proj.bias).view(b, n, c)
+        attended = torch.cat([*out.unbind(0), local], dim=1)
+        return _linear(attended, self.proj.weight, self.proj.bias).view(b, n, c)
 
     @staticmethod
-    def _segment_conv(tokens: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, depthwise: nn.Conv2d,
+    def _segment_conv(tokens: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, kernel: torch.Tensor,
                       size: Size) -> torch.Tensor:
-        """Project one segment of q, k and v (``weight`` ``(3, seg, C)``) and apply its depthwise conv
-        (an aggregator's is shared by q, k and v); ``(B*N, 3*seg)`` out."""
-        three, seg, c = weight.shape
-        grouped = _linear(tokens, weight.reshape(three * seg, c), bias.reshape(-1))
+        """Project one segment of q, k and v (``weight`` ``(3*seg, C)``) and apply the depthwise
+        ``kernel`` to the three side by side; ``(B*N, 3*seg)`` out."""
         b = tokens.shape[0] // (size[0] * size[1])
-        kernel = depthwise.weight
-        if kernel.shape[0] != three * seg:
-            kernel = kernel.repeat(three, 1, 1, 1)
-        grouped = F.conv2d(_channels_last_map(grouped.view(b, -1, three * seg), size), kernel, None, 1,
-                           kernel.shape[-1] // 2, 1, three * seg)
-        return _tokens(grouped).reshape(-1, three * seg)
-
-    @staticmethod
-    def _pointwise(mixed: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-        """The same 1x1 conv (``weight`` ``(seg, seg)``) on q, k and v of ``(B*N, 3*seg)`` tokens."""
-        seg = weight.shape[0]
-        if seg < NARROW_SEGMENT:
-            # Matrix products this narrow are slow; a block-diagonal one over q, k and v at once is not.
-            return _linear(mixed, torch.block_diag(weight, weight, weight), bias.repeat(3))
-        return _linear(mixed.view(-1, seg), weight, bias).view(-1, 3 * seg)
+        grouped = _linear(tokens, weight, bias)
+        grouped = F.conv2d(_channels_last_map(grouped.view(b, -1, weight.shape[0]), size), kernel, None, 1,
+                           kernel.shape[-1] // 2, 1, weight.shape[0])
+        return _tokens(grouped).reshape(-1, weight.shape[0])
 
 
 class GroupMixBlock(nn.Module):
@@ -445,14 +495,18 @@ class GroupMixBlock(nn.Module):
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop=drop)
         self.fuse_eval = fuse_eval
 
-    def forward(self, x: torch.Tensor, size: Size) -> torch.Tensor:
-        x = x + _tokens(self.cpe(_channels_last_map(x, size)))
+    def forward(self, x: torch.Tensor, size: Size, scratch: Optional[Dict] = None) -> torch.Tensor:
         if self.training or torch.is_grad_enabled() or not self.fuse_eval:
+            x = x + _tokens(self.cpe(_channels_last_map(x, size)))
             x = x + self.drop_path(self.attn(self.norm1(x), size))
             return x + self.drop_path(self.mlp(self.norm2(x)))
-        # Inference: residuals added in place, and norm2 + MLP run on chunks of tokens whose hidden
-        # activations stay in cache (each token is independent: the same numbers).
-        x.add_(self.attn(self.norm1(x), size))
+        # Inference: residuals added in place (x + conv(x) as conv(x) + x: the same numbers), and
+        # norm2 + MLP run on chunks of tokens whose hidden activations stay in cache.
+        x = _tokens(self.cpe(_channels_last_map(x, size))).add_(x)
+        # Large maps go through the attention a few images at a time: its temporaries stay small.
+        images = max(1, ATTENTION_CHUNK // (x[0].numel() * x.element_size()))
+        for part in x.split(images):
+            part.add_(self.attn(self.norm1(part), size, scratch))
         rows = max(MIN_CHUNK_ROWS, MLP_CHUNK // self.mlp.fc1.out_features)
         mlp = self.mlp
         exact_gelu = type(mlp.act) is nn.GELU and mlp.act.approximate == 'none'
@@ -597,10 +651,11 @@ class GroupMixFormer(BaseBackbone):
         # Every conv runs on channels_last maps: tokens and maps are views of each other.
         x = self._run(self.stem, x.contiguous(memory_format=torch.channels_last))
         outs = []
+        scratch = {}  # large inference buffers, shared by the blocks of this pass
         for i, stage in enumerate(self.stages):
             x, size = self._run(stage.patch_embed, x)
             for block in stage.blocks:
-                x = self._run(block, x, size)
+                x = self._run(block, x, size, scratch)
             x = _channels_last_map(x, size)
             if i in self.out_indices:
                 outs.append(getattr(self, f'norm{i}')(x).contiguous())

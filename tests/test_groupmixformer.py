@@ -19,6 +19,7 @@ from contract import (ROOT, build_backbone, build_classifier, check_all_params_g
                       check_norm_eval, check_output_shapes, check_state_dict_round_trip, check_with_cp_same_output,
                       decode_floats, load_reference, run_tool, seeded_input, seeded_state_dict)
 
+from backbones import groupmixformer
 from backbones.groupmixformer import GroupMixAttention, GroupMixFormer
 
 CONVERTER = os.path.join('tools', 'model_converters', 'groupmixformer_to_mm.py')
@@ -103,8 +104,9 @@ def test_state_dict_round_trip(tmp_path):
 @pytest.mark.parametrize('cfg, size', [(TINY, (61, 75)), (M_CFG, (97, 131)),
                                        (dict(TINY, arch=dict(TINY_ARCH, embed_dims=[40, 80, 120, 200])), (64, 64))])
 def test_fused_inference_matches_modules(cfg, size):
-    """The re-parameterised inference path (folded BatchNorms, per-segment products, chunked MLP)
-    gives the modules' numbers, with and without autograd, at odd sizes."""
+    """The re-parameterised inference path (folded BatchNorms, batched per-segment products, buffers
+    shared by the blocks, chunked MLP) gives the modules' numbers at odd sizes; with autograd the
+    modules run."""
     model = _randomise_norms(build_backbone(cfg)).eval()
     x = torch.randn(2, 3, *size)
     _set_fast_paths(model, False)
@@ -113,12 +115,57 @@ def test_fused_inference_matches_modules(cfg, size):
     _set_fast_paths(model, True)
     with torch.no_grad():
         fused = model(x)
-    # With autograd: folded norms and fused attention, but no in-place residuals or MLP chunks.
     with_grad = model(x) if cfg is TINY else fused
     for a, b, c in zip(plain, fused, with_grad):
         scale = a.abs().max().item()
         torch.testing.assert_close(b, a, rtol=0, atol=2e-5 * scale)
         torch.testing.assert_close(c, a, rtol=0, atol=2e-5 * scale)
+
+
+def test_fused_attention_in_image_chunks(monkeypatch):
+    """Large maps go through the fused attention a few images at a time: same numbers."""
+    model = _randomise_norms(build_backbone(TINY)).eval()
+    x = torch.randn(3, 3, 64, 96)
+    with torch.no_grad():
+        whole = model(x)
+        monkeypatch.setattr(groupmixformer, 'ATTENTION_CHUNK', 1)  # one image at a time
+        chunked = model(x)
+    for a, b in zip(whole, chunked):
+        torch.testing.assert_close(b, a, rtol=0, atol=1e-5 * a.abs().max().item())
+
+
+def test_folded_weights_follow_parameter_changes():
+    """The fused path caches its folded weights, and rebuilds them when a parameter or buffer changes
+    in place, is replaced, or the model is loaded."""
+    model = _randomise_norms(build_backbone(TINY)).eval()
+    attn = model.stages[1].blocks[0].attn
+    x = torch.randn(1, 3, 64, 64)
+
+    def check_against_modules():
+        with torch.no_grad():
+            fused = model(x)
+            _set_fast_paths(model, False)
+            plain = model(x)
+            _set_fast_paths(model, True)
+        for a, b in zip(plain, fused):
+            torch.testing.assert_close(b, a, rtol=0, atol=2e-5 * a.abs().max().item())
+
+    check_against_modules()
+    cached = attn._folded
+    with torch.no_grad():
+        model(x)
+    assert attn._folded is cached, 'unchanged weights must not be folded again'
+    with torch.no_grad():  # in place, as an EMA update or load_state_dict does
+        attn.aggregators[1].norm.running_var.mul_(3)
+        attn.qkv.weight.add_(0.05)
+    check_against_modules()
+    attn.proj.weight = nn.Parameter(torch.randn_like(attn.proj.weight))  # replaced
+    check_against_modules()
+    state = _randomise_norms(build_backbone(TINY), seed=1).state_dict()
+    model.load_state_dict(state)
+    check_against_modules()
+    model.train()
+    assert attn._folded is None
 
 
 def test_fused_path_gradients_reach_the_norms():
