@@ -63,9 +63,11 @@ AGGREGATOR_KERNELS = (3, 5, 7)
 # Channels the fused eval path processes together (at least): reductions over the tokens of a
 # ``(B, N, channels)`` tensor vectorise over the channels.
 FUSED_GROUP_WIDTH = 32
-# Inference runs the MLP on chunks of tokens with about this many hidden activations (a cache's worth).
+# Inference runs the MLP on chunks of tokens with about this many hidden activations (a cache's
+# worth), but at least MIN_CHUNK_ROWS tokens (smaller products run below BLAS peak).
 MLP_CHUNK = 2**20
 MIN_CHUNK_ROWS = 2048
+# Inference runs the attention on as many images at a time as fit in this many bytes of tokens.
 ATTENTION_CHUNK = 8 * 2**20
 # oneDNN's linear has a larger fixed cost than MKL's: it pays off from about this many outputs.
 ONEDNN_MIN_OUTPUTS = 2**17
