@@ -475,7 +475,9 @@ class GroupMixAttention(nn.Module):
 class GroupMixBlock(nn.Module):
     """``x = cpe(x); x = x + attn(norm1(x)); x = x + mlp(norm2(x))`` on ``(B, N, C)`` tokens.
 
-    The conv position encoding is a residual depthwise 3x3 conv (with bias).
+    The conv position encoding is a residual depthwise 3x3 conv (with bias). ``forward(x, size,
+    scratch=None)``: ``scratch`` is a dict the model keeps for one pass, in which the fused attention
+    keeps its large buffer for the next blocks.
     """
 
     def __init__(self,
