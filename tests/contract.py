@@ -8,9 +8,12 @@ Each family's test file calls these with its own configs, so the contract is wri
 * :func:`check_all_params_get_grad`, :func:`check_state_dict_round_trip`;
 * :func:`seeded_state_dict` / :func:`load_reference` / :func:`decode_floats` - regenerate the
   deterministic random weights behind a committed reference (``tests/data/*_reference.json``) whose
-  logits were computed with the official code, so parity is checked without committing weights.
+  logits were computed with the official code, so parity is checked without committing weights;
+* :func:`load_tool` / :func:`run_converter` - run a repository script's code in this process;
+  :class:`CodePayload` - a pickled object that would run a command, for the safe-loading checks.
 """
 import base64
+import importlib.util
 import copy
 import json
 import math
@@ -202,6 +205,34 @@ def run_tool(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     if check and result.returncode != 0:
         raise AssertionError(f'{args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}')
     return result
+
+
+def load_tool(path: str, name: str) -> Any:
+    """Import a repository script (``path`` relative to the root) as module ``name``."""
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, path))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_converter(converter: Any, capsys, *args: str) -> Tuple[int, str, str]:
+    """Run a converter's command line in this process: ``(exit code, stdout, stderr)``."""
+    capsys.readouterr()
+    code = converter.converter_main(converter.convert, converter.__name__, converter.add_arguments,
+                                    argv=list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+class CodePayload:
+    """Unpickles as ``os.system('touch <marker>')``: what a malicious checkpoint would carry."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return os.system, (f'touch {self.marker}', )
 
 
 def build_classifier(backbone: Dict[str, Any], in_channels: int, num_classes: int,

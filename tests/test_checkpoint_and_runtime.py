@@ -10,27 +10,18 @@ from mmengine.config import Config
 from backbones.checkpoint import (UnsafeCheckpointError, find_state_dict, load_weights_file, strip_prefix,
                                   trust_checkpoints_in)
 from backbones.runtime import prepare_config, replace_sync_bn
-from contract import ROOT, build_backbone
-
-
-class _Payload:
-
-    def __reduce__(self):
-        return (os.system, ('echo pwned > /tmp/vitzoo_pwned_rt', ))
-
-
-def _no_payload_ran():
-    return not os.path.exists('/tmp/vitzoo_pwned_rt')
+from contract import ROOT, CodePayload, build_backbone
 
 
 def test_pth_with_code_is_refused_in_one_line(tmp_path):
     path = tmp_path / 'evil.pth'
-    torch.save({'state_dict': {'w': torch.ones(1)}, 'x': _Payload()}, path)
+    marker = tmp_path / 'code-ran'
+    torch.save({'state_dict': {'w': torch.ones(1)}, 'x': CodePayload(marker)}, path)
     with pytest.raises(UnsafeCheckpointError) as info:
         load_weights_file(str(path))
     message = str(info.value)
     assert '\n' not in message and message.startswith('refusing evil.pth') and 'posix.system' in message
-    assert _no_payload_ran()
+    assert not marker.exists()
 
 
 def test_npz_with_object_arrays_is_refused(tmp_path):
@@ -80,13 +71,14 @@ def test_mmengine_loader_trusts_only_the_work_dir(tmp_path):
 
 def test_pretrained_init_refuses_code_and_reports_mismatch(tmp_path):
     evil = tmp_path / 'evil.pth'
-    torch.save({'state_dict': {'patch_embed.proj.weight': torch.ones(1)}, 'x': _Payload()}, evil)
+    marker = tmp_path / 'code-ran'
+    torch.save({'state_dict': {'patch_embed.proj.weight': torch.ones(1)}, 'x': CodePayload(marker)}, evil)
     arch = dict(embed_dims=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4), mlp_ratio=2.)
     model = build_backbone(dict(type='backbones.GCViT', arch=arch,
                                 init_cfg=dict(type='Pretrained', checkpoint=str(evil), prefix='backbone.')))
     with pytest.raises(UnsafeCheckpointError):
         model.init_weights()
-    assert _no_payload_ran()
+    assert not marker.exists()
     other = tmp_path / 'other.pth'
     torch.save({'state_dict': {'backbone.patch_embed.proj.weight': torch.ones(8, 3, 3, 3)}}, other)
     model = build_backbone(dict(type='backbones.GCViT', arch=arch,

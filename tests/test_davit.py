@@ -12,32 +12,22 @@ import re
 
 import pytest
 import torch
-from contract import (ROOT, build_backbone, build_classifier, check_all_params_get_grad, check_frozen_stages,
-                      check_fused_matches_plain, check_norm_eval, check_output_shapes, check_state_dict_round_trip,
-                      check_with_cp_same_output, decode_floats, load_reference, run_tool, seeded_input,
-                      seeded_state_dict)
+from contract import (ROOT, CodePayload, build_backbone, build_classifier, check_all_params_get_grad,
+                      check_frozen_stages, check_fused_matches_plain, check_norm_eval, check_output_shapes,
+                      check_state_dict_round_trip, check_with_cp_same_output, decode_floats, load_reference, load_tool,
+                      run_converter, run_tool, seeded_input, seeded_state_dict)
 
 from backbones.davit import DaViT
 
 CONVERTER = os.path.join('tools', 'model_converters', 'davit_to_mm.py')
 
 
-def _load_converter():
-    spec = importlib.util.spec_from_file_location('davit_to_mm', os.path.join(ROOT, CONVERTER))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-converter = _load_converter()
+converter = load_tool(CONVERTER, 'davit_to_mm')
 
 
 def convert(capsys, *args):
     """Run the converter's command line in this process (the CLI itself runs once as a subprocess)."""
-    capsys.readouterr()
-    code = converter.converter_main(converter.convert, 'davit_to_mm', converter.add_arguments, argv=list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    return run_converter(converter, capsys, *args)
 
 
 TINY_ARCH = dict(embed_dims=[16, 32, 48, 64], depths=[1, 1, 2, 1], num_heads=[1, 2, 3, 4], window_size=3)
@@ -242,20 +232,10 @@ def test_converter_accepts_timm_and_mmpretrain_layouts(tmp_path, capsys):
     _check_logits(reference, str(tmp_path / 'from_mmpretrain.pth'))
 
 
-class _RunsCode:
-    """Pickles as a call to os.system: what a malicious checkpoint would carry."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return os.system, (f'touch {self.marker}', )
-
-
 def test_converter_refuses_pickled_code(tmp_path, capsys):
     src = str(tmp_path / 'evil.pth')
     marker = tmp_path / 'code-ran'
-    torch.save({'state_dict': {'x': torch.zeros(1)}, 'payload': _RunsCode(marker)}, src)
+    torch.save({'state_dict': {'x': torch.zeros(1)}, 'payload': CodePayload(marker)}, src)
     code, _, err = convert(capsys, src, str(tmp_path / 'out.pth'))
     assert code == 2 and len(err.strip().splitlines()) == 1 and 'refusing evil.pth' in err
     assert not marker.exists() and not (tmp_path / 'out.pth').exists()

@@ -4,33 +4,22 @@ OpenMMLab datasets, determinism, reuse / --force and argument checks.
 The tool runs in-process (its ``main``) so the whole file takes a few seconds besides the mm* imports.
 """
 import contextlib
-import importlib.util
 import io
 import json
 import os
 import pickle
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from contract import load_tool
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
 DIGITS = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine')
 LUMA = np.array([0.299, 0.587, 0.114])
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location('make_embedded_data',
-                                                  ROOT / 'tools' / 'misc' / 'make_embedded_data.py')
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-tool = _load_tool()
+tool = load_tool(os.path.join('tools', 'misc', 'make_embedded_data.py'), 'make_embedded_data')
 
 
 def run_tool(*args: str) -> None:

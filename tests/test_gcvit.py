@@ -6,7 +6,7 @@ import torch
 
 from backbones import GCViT
 from backbones.layers import resize_relative_position_table
-from contract import (build_backbone, build_classifier, check_all_params_get_grad, check_frozen_stages,
+from contract import (CodePayload, build_backbone, build_classifier, check_all_params_get_grad, check_frozen_stages,
                       check_fused_matches_plain, check_output_shapes, check_state_dict_round_trip,
                       check_with_cp_same_output, decode_floats, load_reference, run_tool, seeded_input,
                       seeded_state_dict)
@@ -154,20 +154,12 @@ def test_converter_ema_and_errors(tmp_path):
     assert result.returncode == 2 and 'extra_thing' in result.stderr and not (tmp_path / 'bad.pth').exists()
 
 
-class _Payload:
-    """Unpickling this would call os.system: a checkpoint carrying code."""
-
-    def __reduce__(self):
-        return (os.system, ('echo pwned > /tmp/vitzoo_pwned', ))
-
-
 def test_converter_refuses_checkpoint_with_code(tmp_path):
     src = tmp_path / 'evil.pth'
-    torch.save({'state_dict': {'head.weight': torch.zeros(1)}, 'payload': _Payload()}, src)
-    if os.path.exists('/tmp/vitzoo_pwned'):
-        os.remove('/tmp/vitzoo_pwned')
+    marker = tmp_path / 'code-ran'
+    torch.save({'state_dict': {'head.weight': torch.zeros(1)}, 'payload': CodePayload(marker)}, src)
     result = run_tool(CONVERTER, str(src), str(tmp_path / 'out.pth'), check=False)
     assert result.returncode == 2
     assert result.stderr.count('\n') == 1 and 'refusing evil.pth' in result.stderr, result.stderr
     assert 'Traceback' not in result.stderr
-    assert not os.path.exists('/tmp/vitzoo_pwned') and not (tmp_path / 'out.pth').exists()
+    assert not marker.exists() and not (tmp_path / 'out.pth').exists()

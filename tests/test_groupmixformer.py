@@ -7,17 +7,16 @@ in the official layout, convert them with the CLI and compare. Both inputs have 
 the only sizes the official model runs at, so they also check that our any-size handling changes
 nothing there.
 """
-import copy
-import importlib.util
 import os
 import re
 
 import pytest
 import torch
 import torch.nn as nn
-from contract import (ROOT, build_backbone, build_classifier, check_all_params_get_grad, check_frozen_stages,
-                      check_norm_eval, check_output_shapes, check_state_dict_round_trip, check_with_cp_same_output,
-                      decode_floats, load_reference, run_tool, seeded_input, seeded_state_dict)
+from contract import (ROOT, CodePayload, build_backbone, build_classifier, check_all_params_get_grad,
+                      check_frozen_stages, check_norm_eval, check_output_shapes, check_state_dict_round_trip,
+                      check_with_cp_same_output, decode_floats, load_reference, load_tool, run_converter, run_tool,
+                      seeded_input, seeded_state_dict)
 
 from backbones import groupmixformer
 from backbones.groupmixformer import GroupMixAttention, GroupMixFormer
@@ -26,23 +25,12 @@ CONVERTER = os.path.join('tools', 'model_converters', 'groupmixformer_to_mm.py')
 BENCHMARK = os.path.join('tools', 'analysis_tools', 'benchmark_groupmixformer.py')
 
 
-def _load_tool(path, name):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-converter = _load_tool(CONVERTER, 'groupmixformer_to_mm')
+converter = load_tool(CONVERTER, 'groupmixformer_to_mm')
 
 
 def convert(capsys, *args):
     """Run the converter's command line in this process (the CLI itself runs once as a subprocess)."""
-    capsys.readouterr()
-    code = converter.converter_main(converter.convert, 'groupmixformer_to_mm', converter.add_arguments,
-                                    argv=list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    return run_converter(converter, capsys, *args)
 
 
 TINY_ARCH = dict(embed_dims=[20, 40, 40, 80], depths=[1, 1, 2, 1], mlp_ratios=[4, 4, 2, 2])
@@ -332,20 +320,10 @@ def test_converter_parity_with_official_tiny(tmp_path, capsys):
     _check_logits(reference, str(tmp_path / 'from_ddp.pth'))
 
 
-class _RunsCode:
-    """Pickles as a call to os.system: what a malicious checkpoint would carry."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return os.system, (f'touch {self.marker}', )
-
-
 def test_converter_refuses_pickled_code(tmp_path, capsys):
     src = str(tmp_path / 'evil.pth')
     marker = tmp_path / 'code-ran'
-    torch.save({'model': {'x': torch.zeros(1)}, 'payload': _RunsCode(marker)}, src)
+    torch.save({'model': {'x': torch.zeros(1)}, 'payload': CodePayload(marker)}, src)
     code, _, err = convert(capsys, src, str(tmp_path / 'out.pth'))
     assert code == 2 and len(err.strip().splitlines()) == 1 and 'refusing evil.pth' in err
     assert not marker.exists() and not (tmp_path / 'out.pth').exists()
@@ -385,7 +363,7 @@ def test_converter_errors(tmp_path, capsys):
 def test_benchmark_tool(tmp_path):
     """The benchmark times our classifier, and never imports official code from inside the repo."""
     import argparse
-    bench = _load_tool(BENCHMARK, 'benchmark_groupmixformer')
+    bench = load_tool(BENCHMARK, 'benchmark_groupmixformer')
     args = argparse.Namespace(device='cpu', warmup=0, repeats=1)
     result = bench.benchmark('m', 64, 1, args, None)
     assert result['ours_img_s'] > 0 and 'official_img_s' not in result
@@ -395,7 +373,7 @@ def test_benchmark_tool(tmp_path):
 
 def test_benchmark_rearrange_stub():
     """The einops stand-in the benchmark uses to run the official file reshapes as einops would."""
-    bench = _load_tool(BENCHMARK, 'benchmark_groupmixformer')
+    bench = load_tool(BENCHMARK, 'benchmark_groupmixformer')
     x = torch.randn(2, 3, 20, 4)
     y = bench._rearrange(x, 'B h (H W) Ch -> B (h Ch) H W', H=4, W=5)
     torch.testing.assert_close(y, x.view(2, 3, 4, 5, 4).permute(0, 1, 4, 2, 3).reshape(2, 12, 4, 5))

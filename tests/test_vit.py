@@ -6,7 +6,6 @@ jeonsworld/ViT-pytorch computed, at 224 and at 384 (position embeddings resized 
 loading deterministic random weights in Google's ``.npz`` layout: :func:`npz_arrays` regenerates them,
 the test writes a real ``.npz``, converts it with the CLI and compares the classifier's logits.
 """
-import importlib.util
 import json
 import os
 import re
@@ -14,9 +13,9 @@ import re
 import numpy as np
 import pytest
 import torch
-from contract import (ROOT, build_backbone, check_all_params_get_grad, check_frozen_stages,
+from contract import (build_backbone, check_all_params_get_grad, check_frozen_stages,
                       check_fused_matches_plain, check_norm_eval, check_output_shapes, check_state_dict_round_trip,
-                      check_with_cp_same_output, decode_floats, load_reference, run_tool, seeded_input,
+                      check_with_cp_same_output, decode_floats, load_reference, load_tool, run_tool, seeded_input,
                       seeded_state_dict)
 
 from backbones.vit import ViT, resize_pos_embed
@@ -45,10 +44,7 @@ def vit_classifier(arch, num_classes, img_size=224, hidden_dim=None):
 
 def load_converter():
     """The converter module, to run its ``main`` in-process (the CLI itself is run as a subprocess once)."""
-    spec = importlib.util.spec_from_file_location('vit_to_mm', os.path.join(ROOT, CONVERTER))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(CONVERTER, 'vit_to_mm')
 
 
 def npz_arrays(manifest, seed):
@@ -313,9 +309,7 @@ def test_vis_attention_writes_png(tmp_path, capsys):
     image = tmp_path / 'image.png'
     Image.fromarray(rng.integers(0, 255, (120, 90, 3), dtype=np.uint8)).save(image)
     out = tmp_path / 'out' / 'rollout.png'
-    spec = importlib.util.spec_from_file_location('vis_attention', os.path.join(ROOT, VIS_ATTENTION))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool(VIS_ATTENTION, 'vis_attention')
     assert tool.main([str(config), 'none', str(image), str(out), '--size', '97', '131']) == 0
     assert 'rollout of 2 layers' in capsys.readouterr().out
     with Image.open(out) as png:
