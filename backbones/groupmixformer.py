@@ -33,8 +33,9 @@ segment's projections are computed directly in the layout its conv needs, 1x1 co
 products on the tokens, and the attention works on contiguous groups of whole heads without transposes.
 Residuals are added in place, large maps go through the attention a few images at a time and through
 the MLP in cache-sized chunks of tokens (fresh large buffers cost page faults), and on CPU the larger
-linears go through oneDNN with the bias and GELU fused in. The folded weights are cached per attention
-module and rebuilt whenever a parameter or buffer changes (its version counter, identity or storage),
+linears go through oneDNN with the bias and GELU fused in and weights packed in its blocked layout. The
+folded and packed weights are cached per module and rebuilt whenever a parameter or buffer changes (its
+version counter, identity or storage),
 so in-place updates (EMA, ``load_state_dict``) and swapped parameters are always seen; only writes
 through ``.data``, which bypass version counting, need a ``model.train()``/``model.eval()`` call to
 be seen.
@@ -71,9 +72,12 @@ MIN_CHUNK_ROWS = 2048
 ATTENTION_CHUNK = 8 * 2**20
 # oneDNN's linear has a larger fixed cost than MKL's: it pays off from about this many outputs.
 ONEDNN_MIN_OUTPUTS = 2**17
+# Rows the packed (oneDNN-reordered) weights are laid out for; any number of rows works.
+PACKED_ROWS = 2048
 
 
 _ONEDNN_LINEAR = []  # [op or None], probed on first use
+_ONEDNN_PACKING = []  # [op or None], probed on first use
 
 
 def _onednn_linear():
@@ -96,17 +100,86 @@ def _onednn_linear():
     return _ONEDNN_LINEAR[0]
 
 
+def _onednn_weight_packing():
+    """oneDNN's weight reordering for its linear (``torch.ops.mkldnn._reorder_linear_weight``, what
+    ``torch.compile`` with freezing uses on CPU) if this build has it and the packed weights give
+    F.linear's numbers."""
+    if not _ONEDNN_PACKING:
+        op, linear = None, _onednn_linear()
+        try:
+            if linear is not None:
+                candidate = torch.ops.mkldnn._reorder_linear_weight
+                x, w, b = torch.randn(5, 3), torch.randn(4, 3), torch.randn(4)
+                with torch.no_grad():
+                    if torch.allclose(linear(x, candidate(w, PACKED_ROWS), b, 'none', [], ''), F.linear(x, w, b),
+                                      atol=1e-5):
+                        op = candidate
+        except (AttributeError, RuntimeError):
+            op = None
+        _ONEDNN_PACKING.append(op)
+    return _ONEDNN_PACKING[0]
+
+
+def _use_onednn(x: torch.Tensor, out_features: int) -> bool:
+    return (not torch.is_grad_enabled() and x.device.type == 'cpu' and x.dtype == torch.float32
+            and x.numel() // x.shape[-1] * out_features >= ONEDNN_MIN_OUTPUTS and _onednn_linear() is not None)
+
+
+def _pack_linear_weight(weight: torch.Tensor) -> Optional[torch.Tensor]:
+    """``weight`` reordered into oneDNN's blocked layout (an opaque tensor only :func:`_linear` reads),
+    or None where oneDNN's linear is not used (autograd, not CPU float32, no oneDNN)."""
+    if torch.is_grad_enabled() or weight.device.type != 'cpu' or weight.dtype != torch.float32:
+        return None
+    pack = _onednn_weight_packing()
+    return None if pack is None else pack(weight.detach().contiguous(), PACKED_ROWS)
+
+
 def _linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None,
-            gelu: bool = False) -> torch.Tensor:
+            gelu: bool = False, packed: Optional[torch.Tensor] = None) -> torch.Tensor:
     """``F.linear`` (then exact GELU if ``gelu``); without autograd on CPU float32 and for large enough
-    products, through oneDNN with the bias and GELU fused in (fewer passes over memory, same numbers)."""
-    if (not torch.is_grad_enabled() and x.device.type == 'cpu' and x.dtype == torch.float32
-            and x.numel() // x.shape[-1] * weight.shape[0] >= ONEDNN_MIN_OUTPUTS):
-        op = _onednn_linear()
-        if op is not None:
-            return op(x, weight.contiguous(), bias, 'gelu' if gelu else 'none', [], 'none' if gelu else '')
+    products, through oneDNN with the bias and GELU fused in (fewer passes over memory, same numbers),
+    with ``packed`` (:func:`_pack_linear_weight` of ``weight``) if given: no reordering per call."""
+    if _use_onednn(x, weight.shape[0]):
+        weight = weight.contiguous() if packed is None else packed
+        return _onednn_linear()(x.contiguous(), weight, bias, 'gelu' if gelu else 'none', [],
+                                'none' if gelu else '')
     x = F.linear(x, weight, bias)
     return F.gelu(x) if gelu else x
+
+
+class _DerivedWeights:
+    """Inference weights derived from a module's parameters and buffers (folded norms, packed
+    matrices), rebuilt when any of them changes: in place (its version counter moves) or replaced (its
+    identity or storage does). Never copied or pickled with the model: a copy starts empty."""
+
+    def __init__(self):
+        self.clear()
+
+    def clear(self) -> None:
+        self.key, self.value, self.tensors = None, None, None
+
+    def get(self, source: nn.Module, build):
+        tensors, stack = [], [source]
+        while stack:  # a plain walk over the parameters and buffers, cheaper than parameters()
+            module = stack.pop()
+            tensors += [t for t in module._parameters.values() if t is not None]
+            tensors += [t for t in module._buffers.values() if t is not None]
+            stack += [m for m in module._modules.values() if m is not None]
+        key = tuple((id(t), t._version, t.data_ptr()) for t in tensors)
+        if self.value is None or self.key != key:
+            self.value = build()
+            # the tensors are held so that their ids stay unique while they are part of the key
+            self.key, self.tensors = key, tensors
+        return self.value
+
+    def __deepcopy__(self, memo) -> '_DerivedWeights':
+        return _DerivedWeights()
+
+    def __getstate__(self) -> Dict:
+        return {}
+
+    def __setstate__(self, state: Dict) -> None:
+        self.clear()
 
 
 def _bn_scale_shift(norm: _BatchNorm) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -315,7 +388,7 @@ class GroupMixAttention(nn.Module):
         # for every channel pair of a group, then masked to the pairs within a head.
         self.fused_group = next(g for g in (1, 2, 4) if g * segment >= min(FUSED_GROUP_WIDTH, 4 * segment)
                                 and g * segment % self.head_dim == 0)
-        self._folded = None  # cache of the fused path's weights, see _folded_weights
+        self._folded = _DerivedWeights()  # the fused path's weights, see _folded_weights
 
     def _can_fuse(self, x: torch.Tensor) -> bool:
         return (self.fuse_eval and not self.training and not torch.is_grad_enabled()
@@ -323,7 +396,7 @@ class GroupMixAttention(nn.Module):
                 and all(_uses_running_stats(agg.norm) for agg in self.aggregators))
 
     def train(self, mode: bool = True) -> 'GroupMixAttention':
-        self._folded = None  # rebuilt at the next inference call
+        self._folded.clear()  # rebuilt at the next inference call
         return super().train(mode)
 
     def forward(self, x: torch.Tensor, size: Size, scratch: Optional[Dict] = None) -> torch.Tensor:
@@ -360,25 +433,12 @@ class GroupMixAttention(nn.Module):
         out = self.scale * (q @ context) + q * pos
         return torch.cat([out.transpose(1, 2).reshape(b, n, c - seg), local], dim=-1)
 
-    def _state_tensors(self) -> List[torch.Tensor]:
-        """Every parameter and buffer of this module and its children (what the folded weights come
-        from); a plain walk, cheaper than ``parameters()`` at every call."""
-        tensors, stack = [], [self]
-        while stack:
-            module = stack.pop()
-            tensors += [t for t in module._parameters.values() if t is not None]
-            tensors += [t for t in module._buffers.values() if t is not None]
-            stack += [m for m in module._modules.values() if m is not None]
-        return tensors
-
     def _folded_weights(self) -> Dict[str, object]:
-        """The eval-mode weights of the fused path (BatchNorms folded, kernels laid out per segment),
-        cached until a parameter or buffer changes (in place: its version counter moves; replaced: its
-        identity or storage does) or the module's mode is set."""
-        tensors = self._state_tensors()
-        key = tuple((id(t), t._version, t.data_ptr()) for t in tensors)
-        if self._folded is not None and self._folded[1] == key:
-            return self._folded[2]
+        """The eval-mode weights of the fused path (BatchNorms folded, kernels laid out per segment,
+        matrices packed for oneDNN), cached until a parameter or buffer changes or the mode is set."""
+        return self._folded.get(self, self._fold_weights)
+
+    def _fold_weights(self) -> Dict[str, object]:
         seg, c, width = self.segment, self.dim, self.fused_group * self.segment
         weight = self.qkv.weight.view(3, NUM_SEGMENTS, seg, c)
         bias = self.qkv.bias if self.qkv.bias is not None else weight.new_zeros(3 * c)
@@ -388,22 +448,27 @@ class GroupMixAttention(nn.Module):
         folded = dict(
             # identity segment: projection and BatchNorm folded, q/k/v as a batch of (C, seg) factors
             identity=((weight[:, 0] * scale[:, None]).transpose(1, 2), (bias[:, 0] * scale + shift)[:, None]),
-            # segments 1-4: the projection to q, k and v side by side and the depthwise kernel on them
-            segments=[(weight[:, i].reshape(3 * seg, c).contiguous(), bias[:, i].reshape(-1).contiguous())
-                      for i in range(1, NUM_SEGMENTS)],
+            # segments 1-4: the projection to q, k and v side by side (weight, bias, packed weight) and
+            # the depthwise kernel on them
+            segments=[],
+            proj=_pack_linear_weight(self.proj.weight),
             depthwise=[agg.conv.depthwise.weight.repeat(3, 1, 1, 1) for agg in self.aggregators]
             + [self.local_branch.conv.depthwise.weight],
             pointwise=[],  # aggregators: pointwise conv and BatchNorm folded, the same for q, k and v
-            local_pointwise=self.local_branch.conv.pointwise.weight.flatten(1).contiguous(),
+            local_pointwise=[self.local_branch.conv.pointwise.weight.flatten(1).contiguous()],
             crpe=self.crpe.chunk_weights(width),
             # keeps the channel pairs of a group that lie within a head, times the attention scale
             head_mask=(head_of[:, None] == head_of[None, :]).to(weight.dtype) * self.scale,
         )
+        for i in range(1, NUM_SEGMENTS):
+            projection = weight[:, i].reshape(3 * seg, c).contiguous()
+            folded['segments'].append((projection, bias[:, i].reshape(-1).contiguous(),
+                                       _pack_linear_weight(projection)))
+        folded['local_pointwise'].append(_pack_linear_weight(folded['local_pointwise'][0]))
         for agg in self.aggregators:
             scale, shift = _bn_scale_shift(agg.norm)
             pointwise_t = (agg.conv.pointwise.weight.flatten(1) * scale[:, None]).t()
             folded['pointwise'].append((pointwise_t.expand(3, seg, seg), shift.expand(3, 1, seg)))
-        self._folded = (tensors, key, folded)  # the tensors are held so that their ids stay unique
         return folded
 
     def _forward_fused(self, x: torch.Tensor, size: Size, scratch: Optional[Dict] = None) -> torch.Tensor:
@@ -445,7 +510,8 @@ class GroupMixAttention(nn.Module):
 
         branch = self.local_branch
         local = self._segment_conv(tokens, *folded['segments'][3], folded['depthwise'][3], size)
-        local = F.layer_norm(_linear(local, folded['local_pointwise']), (seg, ), branch.norm.weight,
+        pointwise, packed = folded['local_pointwise']
+        local = F.layer_norm(_linear(local, pointwise, packed=packed), (seg, ), branch.norm.weight,
                              branch.norm.bias, branch.norm.eps)
         local = F.hardswish(local, inplace=True)
 
@@ -458,15 +524,15 @@ class GroupMixAttention(nn.Module):
         pos = pos[0].view(b, n, width) if len(pos) == 1 else torch.cat(pos)
         out = pos.mul_(q).baddbmm_(q, context).view(-1, m, width)
         attended = torch.cat([*out.unbind(0), local], dim=1)
-        return _linear(attended, self.proj.weight, self.proj.bias).view(b, n, c)
+        return _linear(attended, self.proj.weight, self.proj.bias, packed=folded['proj']).view(b, n, c)
 
     @staticmethod
-    def _segment_conv(tokens: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, kernel: torch.Tensor,
-                      size: Size) -> torch.Tensor:
-        """Project one segment of q, k and v (``weight`` ``(3*seg, C)``) and apply the depthwise
-        ``kernel`` to the three side by side; ``(B*N, 3*seg)`` out."""
+    def _segment_conv(tokens: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
+                      packed: Optional[torch.Tensor], kernel: torch.Tensor, size: Size) -> torch.Tensor:
+        """Project one segment of q, k and v (``weight`` ``(3*seg, C)``, ``packed`` for oneDNN) and
+        apply the depthwise ``kernel`` to the three side by side; ``(B*N, 3*seg)`` out."""
         b = tokens.shape[0] // (size[0] * size[1])
-        grouped = _linear(tokens, weight, bias)
+        grouped = _linear(tokens, weight, bias, packed=packed)
         grouped = F.conv2d(_channels_last_map(grouped.view(b, -1, weight.shape[0]), size), kernel, None, 1,
                            kernel.shape[-1] // 2, 1, weight.shape[0])
         return _tokens(grouped).reshape(-1, weight.shape[0])
@@ -498,6 +564,11 @@ class GroupMixBlock(nn.Module):
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop=drop)
         self.fuse_eval = fuse_eval
+        self._packed_mlp = _DerivedWeights()  # fc1 and fc2 packed for oneDNN, at inference
+
+    def train(self, mode: bool = True) -> 'GroupMixBlock':
+        self._packed_mlp.clear()
+        return super().train(mode)
 
     def forward(self, x: torch.Tensor, size: Size, scratch: Optional[Dict] = None) -> torch.Tensor:
         if self.training or torch.is_grad_enabled() or not self.fuse_eval:
@@ -514,10 +585,13 @@ class GroupMixBlock(nn.Module):
         rows = max(MIN_CHUNK_ROWS, MLP_CHUNK // self.mlp.fc1.out_features)
         mlp = self.mlp
         exact_gelu = type(mlp.act) is nn.GELU and mlp.act.approximate == 'none'
+        if exact_gelu:
+            packed_fc1, packed_fc2 = self._packed_mlp.get(
+                mlp, lambda: (_pack_linear_weight(mlp.fc1.weight), _pack_linear_weight(mlp.fc2.weight)))
         for part in x.view(-1, x.shape[-1]).split(rows):
             if exact_gelu:
-                hidden = _linear(self.norm2(part), mlp.fc1.weight, mlp.fc1.bias, gelu=True)
-                part.add_(_linear(hidden, mlp.fc2.weight, mlp.fc2.bias))
+                hidden = _linear(self.norm2(part), mlp.fc1.weight, mlp.fc1.bias, gelu=True, packed=packed_fc1)
+                part.add_(_linear(hidden, mlp.fc2.weight, mlp.fc2.bias, packed=packed_fc2))
             else:
                 part.add_(mlp(self.norm2(part)))
         return x

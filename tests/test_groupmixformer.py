@@ -7,7 +7,9 @@ in the official layout, convert them with the CLI and compare. Both inputs have 
 the only sizes the official model runs at, so they also check that our any-size handling changes
 nothing there.
 """
+import copy
 import os
+import pickle
 import re
 
 import pytest
@@ -122,11 +124,13 @@ def test_fused_attention_in_image_chunks(monkeypatch):
         torch.testing.assert_close(b, a, rtol=0, atol=1e-5 * a.abs().max().item())
 
 
-def test_folded_weights_follow_parameter_changes():
-    """The fused path caches its folded weights, and rebuilds them when a parameter or buffer changes
-    in place, is replaced, or the model is loaded."""
+def test_folded_weights_follow_parameter_changes(monkeypatch):
+    """The fused path caches its folded and packed weights, and rebuilds them when a parameter or
+    buffer changes in place, is replaced, or the model is loaded."""
+    monkeypatch.setattr(groupmixformer, 'ONEDNN_MIN_OUTPUTS', 0)  # every linear on packed weights
     model = _randomise_norms(build_backbone(TINY)).eval()
-    attn = model.stages[1].blocks[0].attn
+    block = model.stages[1].blocks[0]
+    attn = block.attn
     x = torch.randn(1, 3, 64, 64)
 
     def check_against_modules():
@@ -139,21 +143,37 @@ def test_folded_weights_follow_parameter_changes():
             torch.testing.assert_close(b, a, rtol=0, atol=2e-5 * a.abs().max().item())
 
     check_against_modules()
-    cached = attn._folded
+    cached, cached_mlp = attn._folded.value, block._packed_mlp.value
     with torch.no_grad():
         model(x)
-    assert attn._folded is cached, 'unchanged weights must not be folded again'
+    assert attn._folded.value is cached, 'unchanged weights must not be folded again'
+    assert block._packed_mlp.value is cached_mlp, 'unchanged weights must not be packed again'
     with torch.no_grad():  # in place, as an EMA update or load_state_dict does
         attn.aggregators[1].norm.running_var.mul_(3)
         attn.qkv.weight.add_(0.05)
+        block.mlp.fc2.weight.mul_(-1)
     check_against_modules()
     attn.proj.weight = nn.Parameter(torch.randn_like(attn.proj.weight))  # replaced
+    block.mlp.fc1.weight = nn.Parameter(torch.randn_like(block.mlp.fc1.weight))
     check_against_modules()
     state = _randomise_norms(build_backbone(TINY), seed=1).state_dict()
     model.load_state_dict(state)
     check_against_modules()
     model.train()
-    assert attn._folded is None
+    assert attn._folded.value is None and block._packed_mlp.value is None
+
+
+def test_model_copies_after_fused_inference():
+    """The inference caches (which may hold oneDNN's opaque packed weights) are not copied or pickled:
+    a deep copy or a pickled model after inference works and gives the same numbers."""
+    model = _randomise_norms(build_backbone(TINY)).eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        expected = model(x)
+        for copied in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+            assert copied.stages[0].blocks[0].attn._folded.value is None
+            for a, b in zip(expected, copied(x)):
+                torch.testing.assert_close(b, a, rtol=0, atol=0)
 
 
 def test_fused_path_gradients_reach_the_norms():
