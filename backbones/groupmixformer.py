@@ -445,26 +445,24 @@ class GroupMixAttention(nn.Module):
         bias = bias.view(3, NUM_SEGMENTS, seg)
         scale, shift = _bn_scale_shift(self.identity_norm)
         head_of = torch.arange(width, device=weight.device) // self.head_dim
+        projections = [weight[:, i].reshape(3 * seg, c).contiguous() for i in range(1, NUM_SEGMENTS)]
+        local_pointwise = self.local_branch.conv.pointwise.weight.flatten(1).contiguous()
         folded = dict(
             # identity segment: projection and BatchNorm folded, q/k/v as a batch of (C, seg) factors
             identity=((weight[:, 0] * scale[:, None]).transpose(1, 2), (bias[:, 0] * scale + shift)[:, None]),
             # segments 1-4: the projection to q, k and v side by side (weight, bias, packed weight) and
             # the depthwise kernel on them
-            segments=[],
-            proj=_pack_linear_weight(self.proj.weight),
+            segments=[(w, bias[:, i].reshape(-1).contiguous(), _pack_linear_weight(w))
+                      for i, w in enumerate(projections, 1)],
             depthwise=[agg.conv.depthwise.weight.repeat(3, 1, 1, 1) for agg in self.aggregators]
             + [self.local_branch.conv.depthwise.weight],
             pointwise=[],  # aggregators: pointwise conv and BatchNorm folded, the same for q, k and v
-            local_pointwise=[self.local_branch.conv.pointwise.weight.flatten(1).contiguous()],
+            local_pointwise=(local_pointwise, _pack_linear_weight(local_pointwise)),
+            proj=_pack_linear_weight(self.proj.weight),
             crpe=self.crpe.chunk_weights(width),
             # keeps the channel pairs of a group that lie within a head, times the attention scale
             head_mask=(head_of[:, None] == head_of[None, :]).to(weight.dtype) * self.scale,
         )
-        for i in range(1, NUM_SEGMENTS):
-            projection = weight[:, i].reshape(3 * seg, c).contiguous()
-            folded['segments'].append((projection, bias[:, i].reshape(-1).contiguous(),
-                                       _pack_linear_weight(projection)))
-        folded['local_pointwise'].append(_pack_linear_weight(folded['local_pointwise'][0]))
         for agg in self.aggregators:
             scale, shift = _bn_scale_shift(agg.norm)
             pointwise_t = (agg.conv.pointwise.weight.flatten(1) * scale[:, None]).t()
