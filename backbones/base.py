@@ -28,7 +28,7 @@ class BaseBackbone(BaseModule):
 
     Subclasses set :attr:`arch_zoo` (and :attr:`arch_keys`, the keys a custom ``arch`` dict must give),
     build their modules, and implement :meth:`stem_modules`, :meth:`stage_modules`,
-    :meth:`layer_depth_of` and ``forward``.
+    :meth:`stage_part_depth` (or their own :meth:`layer_depth_of`) and ``forward``.
 
     Args:
         arch (str | dict): a name from :attr:`arch_zoo` (case-insensitive, aliases allowed) or a dict
@@ -116,9 +116,31 @@ class BaseBackbone(BaseModule):
         """Modules of stage ``index`` (frozen by ``frozen_stages > index``), its output norm excluded."""
         raise NotImplementedError
 
-    def layer_depth_of(self, name: str) -> int:
-        """Depth of a backbone parameter ``name`` for layer-wise lr decay, in ``[0, num_layers - 1)``."""
+    #: attribute name of the modules that run before the first stage (layer depth 0)
+    stem_name: ClassVar[str] = 'patch_embed'
+
+    def stage_part_depth(self, stage: int, part: str) -> int:
+        """Layer depth of ``stages.{stage}.{part}`` for a part other than its blocks (e.g. a patch
+        embedding or downsampling layer), for :meth:`layer_depth_of`."""
         raise NotImplementedError
+
+    def layer_depth_of(self, name: str) -> int:
+        """Depth of a backbone parameter ``name`` for layer-wise lr decay, in ``[0, num_layers - 1)``:
+        the stem 0, block ``j`` of stage ``i`` ``sum(depths[:i]) + j + 1``, an output norm ``norm{i}``
+        that of its stage's last block, other stage parts :meth:`stage_part_depth`. Hierarchical
+        backbones with ``stem_name`` and ``stages.{i}.blocks.{j}`` share it."""
+        depths = self.arch_settings['depths']
+        parts = name.split('.')
+        if parts[0] == self.stem_name:
+            return 0
+        if parts[0] == 'stages':
+            stage = int(parts[1])
+            if parts[2] == 'blocks':
+                return sum(depths[:stage]) + int(parts[3]) + 1
+            return self.stage_part_depth(stage, parts[2])
+        if parts[0].startswith('norm') and parts[0][4:].isdigit():
+            return sum(depths[:int(parts[0][4:]) + 1])
+        return self.num_layers - 1
 
     @property
     def num_layers(self) -> int:

@@ -397,20 +397,8 @@ class DaViT(BaseBackbone):
     def stage_modules(self, index: int) -> List[nn.Module]:
         return [self.stages[index]]
 
-    def layer_depth_of(self, name: str) -> int:
-        """Stem 0; block ``j`` of stage ``i`` ``sum(depths[:i]) + j + 1``; a downsampling layer and an
-        output norm share the depth of the block that runs just before them."""
-        parts = name.split('.')
-        if parts[0] == 'patch_embed':
-            return 0
-        if parts[0] == 'stages':
-            stage = int(parts[1])
-            if parts[2] == 'blocks':
-                return sum(self.depths[:stage]) + int(parts[3]) + 1
-            return sum(self.depths[:stage])  # downsample: after the previous stage's last block
-        if parts[0].startswith('norm') and parts[0][4:].isdigit():
-            return sum(self.depths[:int(parts[0][4:]) + 1])
-        return self.num_layers - 1
+    def stage_part_depth(self, stage: int, part: str) -> int:
+        return sum(self.depths[:stage])  # downsample: after the previous stage's last block
 
     # ------------------------------------------------------------------------------------ forward
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:

@@ -12,7 +12,7 @@ output is bicubic-resized to the window when its size differs, and relative-posi
 another window are bicubic-resized when loaded. Dense-task configs therefore use bigger windows
 (the official detection recipe uses 24 in every stage) and let stage 3's generator pool as well.
 """
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -321,21 +321,11 @@ class GCViT(BaseBackbone):
     def stage_modules(self, index: int) -> List[nn.Module]:
         return [self.stages[index]]
 
-    def layer_depth_of(self, name: str) -> int:
+    def stage_part_depth(self, stage: int, part: str) -> int:
         depths = self.arch_settings['depths']
-        parts = name.split('.')
-        if parts[0] == 'patch_embed':
-            return 0
-        if parts[0] == 'stages':
-            stage = int(parts[1])
-            if parts[2] == 'blocks':
-                return sum(depths[:stage]) + int(parts[3]) + 1
-            if parts[2] == 'global_query':  # runs before the stage's first block
-                return sum(depths[:stage]) + 1
-            return sum(depths[:stage + 1])  # downsample: after the stage's last block
-        if parts[0].startswith('norm'):
-            return sum(depths[:int(parts[0][4:]) + 1])
-        return self.num_layers - 1
+        if part == 'global_query':  # runs before the stage's first block
+            return sum(depths[:stage]) + 1
+        return sum(depths[:stage + 1])  # downsample: after the stage's last block
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         x = self.pos_drop(self._run(self.patch_embed, x))

@@ -642,6 +642,7 @@ class GroupMixFormer(BaseBackbone):
     }
     arch_aliases = {'mini': 'm', 'miny': 'm', 'tiny': 't', 'small': 's', 'base': 'b', 'large': 'l'}
     arch_keys = ('embed_dims', 'depths', 'mlp_ratios')
+    stem_name = 'stem'
     arch_defaults = dict(num_heads=8, crpe_windows=((3, 2), (5, 3), (7, 3)), drop_path_rate=0.1)
 
     def __init__(self,
@@ -709,19 +710,8 @@ class GroupMixFormer(BaseBackbone):
     def stage_modules(self, index: int) -> List[nn.Module]:
         return [self.stages[index]]
 
-    def layer_depth_of(self, name: str) -> int:
-        depths = self.arch_settings['depths']
-        parts = name.split('.')
-        if parts[0] == 'stem':
-            return 0
-        if parts[0] == 'stages':
-            stage = int(parts[1])
-            if parts[2] == 'blocks':
-                return sum(depths[:stage]) + int(parts[3]) + 1
-            return sum(depths[:stage]) + 1  # patch embedding: with the stage's first block
-        if parts[0].startswith('norm'):
-            return sum(depths[:int(parts[0][4:]) + 1])
-        return self.num_layers - 1
+    def stage_part_depth(self, stage: int, part: str) -> int:
+        return sum(self.arch_settings['depths'][:stage]) + 1  # patch embedding: with the stage's first block
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         # Every conv runs on channels_last maps: tokens and maps are views of each other.

@@ -4,7 +4,6 @@ Parity references (``tests/data/davit_{tiny,t}_reference.json``) hold logits com
 dingmyu/davit classifier on deterministic random weights (see :func:`contract.seeded_state_dict`); the
 tests rebuild those weights in the official layout, convert them with the CLI and compare.
 """
-import argparse
 import copy
 import importlib.util
 import os
