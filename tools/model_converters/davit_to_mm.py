@@ -22,16 +22,10 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
 from backbones.checkpoint import find_state_dict  # noqa: E402
 from backbones.convert import ConversionError, KeyTracker, converter_main  # noqa: E402
+from backbones.davit import DaViT  # noqa: E402
 
-# The arch zoo's shapes (kept here so that converting needs no model build): name -> (dims, depths).
-ZOO_SHAPES = {
-    't': ((96, 192, 384, 768), (1, 1, 3, 1)),
-    's': ((96, 192, 384, 768), (1, 1, 9, 1)),
-    'b': ((128, 256, 512, 1024), (1, 1, 9, 1)),
-    'l': ((192, 384, 768, 1536), (1, 1, 9, 1)),
-    'h': ((256, 512, 1024, 2048), (1, 1, 9, 1)),
-    'g': ((384, 768, 1536, 3072), (1, 1, 12, 3)),
-}
+# The arch zoo's shapes, name -> (dims, depths): converting needs no model build.
+ZOO_SHAPES = {name: (tuple(arch['embed_dims']), tuple(arch['depths'])) for name, arch in DaViT.arch_zoo.items()}
 BLOCK_KINDS = ('spatial', 'channel')  # official attention_types order inside a depth unit
 
 # Every name a vitzoo DaViT classifier has; a mapped key outside this set is reported, not written.

@@ -23,14 +23,12 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
 from backbones.checkpoint import find_state_dict  # noqa: E402
 from backbones.convert import ConversionError, KeyTracker, converter_main  # noqa: E402
+from backbones.groupmixformer import GroupMixFormer  # noqa: E402
 
-# The arch zoo's shapes (kept here so that converting needs no model build): name -> (dims, depths).
+# The arch zoo's shapes, name -> (dims, depths): converting needs no model build.
 ZOO_SHAPES = {
-    'm': ((40, 80, 160, 160), (3, 3, 12, 4)),
-    't': ((80, 160, 200, 240), (4, 4, 12, 4)),
-    's': ((80, 160, 320, 320), (2, 4, 12, 4)),
-    'b': ((200, 240, 320, 480), (8, 8, 12, 8)),
-    'l': ((240, 320, 360, 480), (8, 10, 30, 10)),
+    name: (tuple(arch['embed_dims']), tuple(arch['depths']))
+    for name, arch in GroupMixFormer.arch_zoo.items()
 }
 
 # Names inside an official GMA block -> vitzoo's GroupMixBlock (first matching prefix wins).
