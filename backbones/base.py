@@ -1,6 +1,7 @@
 """The contract every vitzoo backbone follows, whatever the task that uses it.
 
-A backbone takes ``(B, 3, H, W)`` images of any size ``H, W >= 32`` and returns a tuple of NCHW feature
+A backbone takes ``(B, 3, H, W)`` images of any size ``H, W >= 32`` (anything else is refused in one line
+by :meth:`BaseBackbone.check_input`) and returns a tuple of NCHW feature
 maps, one per entry of ``out_indices``, at strides 4, 8, 16, 32 (ViT: its own pyramid), each through its
 own norm ``norm{i}``. The same class serves mmpretrain (``out_indices=(3,)`` + pooling neck), mmdet and
 mmseg (all four stages). This module holds what is common to the families: the ``arch`` zoo lookup with
@@ -41,6 +42,7 @@ class BaseBackbone(BaseModule):
         with_cp (bool): gradient checkpointing of every block: less memory, same numbers.
         init_cfg (dict | list[dict], optional): ``dict(type='Pretrained', checkpoint=PATH,
             prefix='backbone.')`` loads weights safely (see :mod:`backbones.checkpoint`).
+        in_channels (int): image channels that ``forward`` accepts (see :meth:`check_input`).
     """
 
     arch_zoo: ClassVar[Dict[str, Dict[str, Any]]] = {}
@@ -48,6 +50,8 @@ class BaseBackbone(BaseModule):
     arch_keys: ClassVar[Tuple[str, ...]] = ()
     arch_defaults: ClassVar[Dict[str, Any]] = {}
     num_stages: int = 4
+    #: smallest image side ``forward`` accepts: the stride-32 outputs keep at least one pixel
+    min_input_size: ClassVar[int] = 32
 
     def __init__(self,
                  arch: Union[str, Dict[str, Any]],
@@ -55,8 +59,10 @@ class BaseBackbone(BaseModule):
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  with_cp: bool = False,
-                 init_cfg: Optional[Union[dict, List[dict]]] = None):
+                 init_cfg: Optional[Union[dict, List[dict]]] = None,
+                 in_channels: int = 3):
         super().__init__(init_cfg=init_cfg)
+        self.in_channels = in_channels
         self.arch_settings = self.resolve_arch(arch)
         self.out_indices = self._check_out_indices(out_indices)
         if not isinstance(frozen_stages, int) or not -1 <= frozen_stages <= self.num_stages:
@@ -160,6 +166,18 @@ class BaseBackbone(BaseModule):
             nn.init.trunc_normal_(module.weight, std=.02)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
+
+    def check_input(self, x: torch.Tensor) -> None:
+        """Refuse anything but ``(B, in_channels, H, W)`` images with ``H, W >= min_input_size``, in one line.
+
+        Called first by every family's ``forward``, so a wrong input never reaches a layer that would fail
+        with an unrelated message (or, for small images, run silently). Plain shape tests: no graph
+        break under ``torch.compile(fullgraph=True)``.
+        """
+        size = self.min_input_size
+        if x.ndim != 4 or x.shape[1] != self.in_channels or x.shape[2] < size or x.shape[3] < size:
+            raise ValueError(f'{type(self).__name__}: expected images of shape (B, {self.in_channels}, H, W) '
+                             f'with H, W >= {size}, got {tuple(x.shape)}')
 
     def _build_out_norms(self, channels: Sequence[int], norm_layer) -> None:
         """Add ``norm{i}`` for every output stage ``i``."""

@@ -324,7 +324,7 @@ class DaViT(BaseBackbone):
                  fused_attn: bool = True,
                  norm_layer: Type[nn.Module] = nn.LayerNorm,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(arch, out_indices, frozen_stages, norm_eval, with_cp, init_cfg)
+        super().__init__(arch, out_indices, frozen_stages, norm_eval, with_cp, init_cfg, in_channels)
         settings = {**self.arch_defaults, **self.arch_settings}
         self._check_arch(settings)
         self.arch_settings = settings
@@ -403,8 +403,7 @@ class DaViT(BaseBackbone):
     # ------------------------------------------------------------------------------------ forward
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """``(B, C, H, W)`` images -> tuple of NCHW maps at strides 4, 8, 16, 32 for ``out_indices``."""
-        if x.ndim != 4 or min(x.shape[-2:]) < 1:
-            raise ValueError(f'DaViT: expected (B, C, H, W) images, got shape {tuple(x.shape)}')
+        self.check_input(x)
         x = self.patch_embed(x)
         outs = []
         last = self.num_stages - 1

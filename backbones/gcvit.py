@@ -282,7 +282,7 @@ class GCViT(BaseBackbone):
                  norm_eval: bool = False,
                  with_cp: bool = False,
                  init_cfg=None):
-        super().__init__(arch, out_indices, frozen_stages, norm_eval, with_cp, init_cfg)
+        super().__init__(arch, out_indices, frozen_stages, norm_eval, with_cp, init_cfg, in_channels)
         settings = {**self.arch_defaults, **self.arch_settings}
         self.arch_settings = settings
         depths, heads = tuple(settings['depths']), tuple(settings['num_heads'])
@@ -328,6 +328,7 @@ class GCViT(BaseBackbone):
         return sum(depths[:stage + 1])  # downsample: after the stage's last block
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        self.check_input(x)
         x = self.pos_drop(self._run(self.patch_embed, x))
         outs = []
         for i, stage in enumerate(self.stages):

@@ -658,7 +658,7 @@ class GroupMixFormer(BaseBackbone):
                  norm_eval: bool = False,
                  with_cp: bool = False,
                  init_cfg=None):
-        super().__init__(arch, out_indices, frozen_stages, norm_eval, with_cp, init_cfg)
+        super().__init__(arch, out_indices, frozen_stages, norm_eval, with_cp, init_cfg, in_channels)
         settings = {**self.arch_defaults, **self.arch_settings}
         self.arch_settings = settings
         dims = tuple(int(d) for d in settings['embed_dims'])
@@ -714,6 +714,7 @@ class GroupMixFormer(BaseBackbone):
         return sum(self.arch_settings['depths'][:stage]) + 1  # patch embedding: with the stage's first block
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        self.check_input(x)
         # Every conv runs on channels_last maps: tokens and maps are views of each other.
         x = self._run(self.stem, x.contiguous(memory_format=torch.channels_last))
         outs = []

@@ -327,7 +327,7 @@ class ViT(BaseBackbone):
                  init_cfg=None):
         # Every transformer layer is a stage; the base class checks out_indices against this.
         self.num_stages = int(self.resolve_arch(arch)['depth'])
-        super().__init__(arch, out_indices, frozen_stages, norm_eval, with_cp, init_cfg)
+        super().__init__(arch, out_indices, frozen_stages, norm_eval, with_cp, init_cfg, in_channels)
         settings = self.arch_settings = {**self.arch_defaults, **self.arch_settings}
         if out_type not in self.out_types:
             raise ValueError(f'ViT: out_type={out_type!r} is not one of {self.out_types}')
@@ -398,6 +398,7 @@ class ViT(BaseBackbone):
 
     # ------------------------------------------------------------------------------------------ forward
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        self.check_input(x)
         x, grid = self._run(self.patch_embed, x)
         x = self.pos_drop(x)
         outs = []
