@@ -6,8 +6,11 @@ machine without CUDA :func:`prepare_config` fixes those in the config (GPU runs 
 :func:`init_distributed` starts the gloo process group itself so that mmengine skips its own
 initialisation.
 """
+import json
+import math
+import numbers
 import os
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 import torch.distributed as dist
@@ -15,7 +18,7 @@ from mmengine.config import Config
 
 from .checkpoint import trust_checkpoints_in
 
-__all__ = ['prepare_config', 'init_distributed', 'replace_sync_bn']
+__all__ = ['prepare_config', 'init_distributed', 'replace_sync_bn', 'write_metrics_json']
 
 
 def replace_sync_bn(node: Any) -> int:
@@ -68,3 +71,25 @@ def init_distributed(launcher: str) -> None:
                            '(tools/dist_train.sh) for CPU runs')
     dist.init_process_group(backend='gloo', rank=int(os.environ['RANK']),
                             world_size=int(os.environ['WORLD_SIZE']))
+
+
+def json_value(value: Any) -> Any:
+    """A metric as JSON: numbers (Python, numpy or torch scalars) as numbers, NaN/inf as null, arrays and
+    sequences as lists, anything else as text."""
+    if hasattr(value, 'tolist'):  # numpy and torch scalars and arrays
+        value = value.tolist()
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, (list, tuple)):
+        return [json_value(v) for v in value]
+    return str(value)
+
+
+def write_metrics_json(metrics: Mapping[str, Any], path: str) -> None:
+    """Write the metrics of a test to ``path`` as a JSON object of numbers (``tools/test.py --metrics-json``)."""
+    with open(path, 'w') as f:
+        json.dump({key: json_value(value) for key, value in metrics.items()}, f, indent=1, allow_nan=False)

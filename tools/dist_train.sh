@@ -2,6 +2,8 @@
 # Usage: tools/dist_train.sh CONFIG GPUS [train.py args...]
 # Multi-node: NNODES, NODE_RANK, MASTER_ADDR and PORT as for torchrun. Without CUDA the GPUS processes
 # run on the CPU with the gloo backend. On one node with no PORT set, torchrun picks a free port.
+# torchrun runs through tools/_torchrun.py, which keeps its reports of Ctrl-C and of errors the ranks
+# explained quiet; exec makes it this script's process, so the job dies with it (the ranks follow their agent).
 set -euo pipefail
 if [ $# -lt 2 ]; then
   echo "usage: $0 CONFIG GPUS [train.py args...]" >&2; exit 2
@@ -16,5 +18,5 @@ if [ "$NNODES" = 1 ] && [ -z "${PORT:-}" ]; then
 else
   RDZV=(--nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" --master_port="${PORT:-29500}")
 fi
-exec "$PYTHON" -m torch.distributed.run "${RDZV[@]}" --nproc_per_node="$GPUS" \
+exec "$PYTHON" "$VITZOO_ROOT/tools/_torchrun.py" "${RDZV[@]}" --nproc_per_node="$GPUS" \
   "$VITZOO_ROOT/tools/train.py" "$CONFIG" --launcher pytorch "$@"

@@ -7,7 +7,6 @@
 segmentation configs carry multi-scale 0.5-1.75 + flip).
 """
 import argparse
-import json
 import os
 import os.path as osp
 import sys
@@ -19,7 +18,8 @@ from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from backbones.checkpoint import UnsafeCheckpointError, trust_checkpoints_in  # noqa: E402
-from backbones.runtime import init_distributed, prepare_config  # noqa: E402
+from backbones.fault_tolerance import guard_run  # noqa: E402
+from backbones.runtime import init_distributed, prepare_config, write_metrics_json  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -72,6 +72,7 @@ def build_config(args) -> Config:
 def main(argv=None):
     args = parse_args(argv)
     cfg = build_config(args)
+    guard_run(cfg, 'test.py', hold_work_dir=False)  # dies with its launcher, quiet Ctrl-C
     init_distributed(args.launcher)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     try:
@@ -79,8 +80,7 @@ def main(argv=None):
     except (UnsafeCheckpointError, FileNotFoundError) as err:
         sys.exit(f'test.py: error: {err}')
     if args.metrics_json and int(os.environ.get('RANK', '0')) == 0:
-        with open(args.metrics_json, 'w') as f:
-            json.dump({k: float(v) if isinstance(v, (int, float)) else str(v) for k, v in metrics.items()}, f, indent=1)
+        write_metrics_json(metrics, args.metrics_json)
     return metrics
 
 

@@ -20,6 +20,7 @@ from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from backbones.checkpoint import UnsafeCheckpointError  # noqa: E402
+from backbones.fault_tolerance import guard_run  # noqa: E402
 from backbones.runtime import init_distributed, prepare_config  # noqa: E402
 
 
@@ -69,6 +70,7 @@ def build_config(args) -> Config:
 def main(argv=None):
     args = parse_args(argv)
     cfg = build_config(args)
+    guard_run(cfg, 'train.py')  # dies with its launcher, holds the work dir, atomic saves, resume past damage
     init_distributed(args.launcher)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     try:
