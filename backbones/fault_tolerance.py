@@ -144,7 +144,7 @@ class WorkDirLock:
         os.makedirs(self.work_dir, exist_ok=True)
         stat = _process_start(os.getpid())
         record = dict(pid=os.getpid(), host=socket.gethostname(), started=stat and stat[1],
-                      command=' '.join(sys.argv))
+                      command=' '.join([os.path.basename(sys.argv[0])] + sys.argv[1:2]))
         temp = f'{self.path}.{os.getpid()}.tmp'
         with open(temp, 'w') as f:
             json.dump(record, f)
