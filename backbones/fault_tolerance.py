@@ -363,7 +363,9 @@ class _Guard:
                   file=sys.stderr, flush=True)
             if self.lock:
                 self.lock.release()
-            os._exit(EXIT_REPORTED)  # the peers wait in a collective: end now, the launcher stops them
+            # An excepthook cannot set the exit status otherwise; peers waiting in a collective are then
+            # stopped by the launcher.
+            os._exit(EXIT_REPORTED)
         self.previous_hook(kind, value, traceback)
 
     def saved_summary(self) -> str:
