@@ -247,7 +247,8 @@ def test_davit_mask_rcnn_release_converts_loads_strictly_and_gives_official_feat
     checkpoint = torch.load(dst, weights_only=True)
     assert 'optimizer' not in checkpoint and len(checkpoint['meta']['dataset_meta']['classes']) == 80
     fresh = build_from_config('davit/mask-rcnn_davit-t_fpn_1x_coco.py', **overrides)
-    fresh.load_state_dict(checkpoint['state_dict'], strict=True)
+    from mmengine.runner import load_checkpoint  # what load_from / tools/test.py go through
+    load_checkpoint(fresh, dst, map_location='cpu', strict=True)
     for key, value in heads.items():
         assert torch.equal(checkpoint['state_dict'][key], value), key
     with torch.no_grad():
