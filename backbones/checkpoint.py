@@ -1,8 +1,9 @@
 """Loading checkpoints without running code from them.
 
 Every path that reads weights from outside (``init_cfg=dict(type='Pretrained')``, the converters in
-``tools/model_converters``) goes through :func:`load_weights_file`: ``.pth``/``.pt``/``.tar`` files are
-read with ``torch.load(weights_only=True)``, ``.npz`` with ``allow_pickle=False``, ``.safetensors`` with
+``tools/model_converters``) goes through :func:`load_weights_file`: ``.pth``/``.pt``/``.tar`` files and
+``.bin`` (Hugging Face hub's ``pytorch_model.bin``, a plain torch file) are read with
+``torch.load(weights_only=True)``, ``.npz`` with ``allow_pickle=False``, ``.safetensors`` with
 safetensors. A file that needs code to be unpickled is refused with :class:`UnsafeCheckpointError`, whose
 message is one line saying why; nothing from it is executed.
 """

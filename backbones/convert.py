@@ -17,7 +17,16 @@ import torch
 
 from .checkpoint import UnsafeCheckpointError, load_weights_file
 
-__all__ = ['ConversionError', 'KeyTracker', 'check_against_model', 'converter_main', 'save_atomic']
+__all__ = [
+    'ConversionError', 'KeyTracker', 'check_against_model', 'converter_main', 'save_atomic', 'detect_layout',
+    'strip_module_prefix', 'split_downstream', 'downstream_meta'
+]
+
+# Top-level modules of mmdet 2.x/3.x detectors and mmseg 0.x/1.x segmentors. Their parameter names did
+# not change between those versions for FPN, RPNHead, StandardRoIHead, CascadeRoIHead, RetinaHead,
+# UPerHead and FCNHead, so a downstream release's neck and head tensors are carried over unchanged.
+DOWNSTREAM_PREFIXES = ('neck.', 'rpn_head.', 'roi_head.', 'bbox_head.', 'mask_head.', 'decode_head.',
+                       'auxiliary_head.')
 
 
 class ConversionError(ValueError):
@@ -112,9 +121,55 @@ def converter_main(convert: Callable[[Any, argparse.Namespace], Tuple[Dict[str, 
                              for k, v in state_dict.items())
     meta = dict(meta, source=os.path.basename(args.src))
     save_atomic({'state_dict': state_dict, 'meta': meta}, args.dst)
-    summary = ', '.join(f'{k}={v}' for k, v in meta.items() if k != 'source')
+    summary = ', '.join(f'{k}={v}' for k, v in meta.items() if k not in ('source', 'dataset_meta'))
+    if 'classes' in meta.get('dataset_meta', {}):
+        summary += f', {len(meta["dataset_meta"]["classes"])} class names'
     print(f'{prog}: wrote {len(state_dict)} tensors to {args.dst} ({summary})')
     return 0
+
+
+def detect_layout(state_dict: Dict[str, Any], layouts: Dict[str, str], family: str) -> str:
+    """Name of the first layout whose probe key is in ``state_dict`` (``layouts``: name -> probe key),
+    or a :class:`ConversionError` whose one line names every layout the converter knows."""
+    for name, probe in layouts.items():
+        if probe in state_dict:
+            return name
+    known = ', '.join(f'{name} ({probe})' for name, probe in layouts.items())
+    shown = ', '.join(list(state_dict)[:3]) or 'no tensors'
+    raise ConversionError(f'not a {family} checkpoint in a layout this converter knows: {known}; '
+                          f'it starts with {shown}')
+
+
+def strip_module_prefix(state_dict: Dict[str, Any]) -> Dict[str, Any]:
+    """Drop the ``module.`` prefix that DistributedDataParallel puts on every key."""
+    return OrderedDict((k[len('module.'):] if k.startswith('module.') else k, v) for k, v in state_dict.items())
+
+
+def split_downstream(state_dict: Dict[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """Split a detector/segmentor state dict into its backbone (``backbone.`` removed) and the rest
+    (neck and heads, names kept). Keys of neither kind are left in the backbone part, to be reported."""
+    backbone, rest = OrderedDict(), OrderedDict()
+    for key, value in state_dict.items():
+        if key.startswith(DOWNSTREAM_PREFIXES):
+            rest[key] = value
+        else:
+            backbone[key[len('backbone.'):] if key.startswith('backbone.') else key] = value
+    return backbone, rest
+
+
+def downstream_meta(source: Any) -> Dict[str, Any]:
+    """What an mmdet 2.x / mmseg 0.x checkpoint's ``meta`` says that mmengine's runners still read:
+    the class names (``CLASSES``) and palette (``PALETTE``), as ``dataset_meta``. Training state
+    (``optimizer``, epochs, config text) is not carried over."""
+    meta = source.get('meta') if isinstance(source, dict) else None
+    if not isinstance(meta, dict):
+        return {}
+    dataset_meta = {}
+    if meta.get('CLASSES') is not None:
+        dataset_meta['classes'] = tuple(meta['CLASSES'])
+    if meta.get('PALETTE') is not None:
+        dataset_meta['palette'] = [tuple(c) for c in meta['PALETTE']]
+    return {'dataset_meta': dataset_meta} if dataset_meta else {}
 
 
 def rename_prefixes(key: str, rules: List[Tuple[str, str]]) -> str:

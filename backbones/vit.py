@@ -32,7 +32,7 @@ from .base import BaseBackbone
 from .layers import Mlp, attention, pad_to_multiple, to_2tuple
 from .registry import MODELS
 
-__all__ = ['ViT', 'ResNetV2Stem', 'StdConv2d', 'resize_pos_embed']
+__all__ = ['ViT', 'ResNetV2Stem', 'StdConv2d', 'HYBRID_STEMS', 'resize_pos_embed']
 
 # Stride of the hybrid's ResNetV2 stem: 2 (root conv) * 2 (max-pool) * 2 * 2 (stages 2 and 3).
 RESNET_STRIDE = 16
@@ -70,30 +70,64 @@ def square_grid(num_tokens: int, num_extra_tokens: int = 1) -> Tuple[int, int]:
 
 
 # ----------------------------------------------------------------------------------------- hybrid stem
+def pad_same(x: torch.Tensor, kernel_size: Tuple[int, int], stride: Tuple[int, int],
+             value: float = 0.) -> torch.Tensor:
+    """TensorFlow's 'SAME' padding: output ``ceil(size / stride)``, the odd pixel of padding at the
+    bottom/right (what timm's hybrid stem uses; PyTorch's own padding is symmetric)."""
+    pads = []
+    for size, k, s in zip(x.shape[-2:], kernel_size, stride):
+        total = max((math.ceil(size / s) - 1) * s + k - size, 0)
+        pads.append((total // 2, total - total // 2))
+    (top, bottom), (left, right) = pads
+    return F.pad(x, (left, right, top, bottom), value=value) if top or bottom or left or right else x
+
+
 class StdConv2d(nn.Conv2d):
     """Conv2d whose kernel is standardised (zero mean, unit variance per output channel) at every call.
 
     Args:
-        eps (float): added to the variance; Google's BiT/ViT code uses 1e-5.
+        eps (float): added to the variance; Google's BiT/ViT code uses 1e-5, timm 1e-8.
+        same_padding (bool): TensorFlow 'SAME' padding computed from the input (``padding`` is then 0).
     """
 
-    def __init__(self, *args, eps: float = 1e-5, **kwargs):
+    def __init__(self, *args, eps: float = 1e-5, same_padding: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.eps = eps
+        self.same_padding = same_padding
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         var, mean = torch.var_mean(self.weight, dim=(1, 2, 3), keepdim=True, unbiased=False)
         weight = (self.weight - mean) * torch.rsqrt(var + self.eps)
+        if self.same_padding:
+            x = pad_same(x, self.kernel_size, self.stride)
         return F.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 
-class ProjectionShortcut(nn.Module):
-    """Strided 1x1 standardised conv and a per-channel GroupNorm (eps 1e-5), for unit shape changes."""
+class MaxPool2dSame(nn.MaxPool2d):
+    """Max-pool with TensorFlow 'SAME' padding (padded with -inf)."""
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = pad_same(x, to_2tuple(self.kernel_size), to_2tuple(self.stride), value=float('-inf'))
+        return F.max_pool2d(x, self.kernel_size, self.stride, 0, self.dilation, self.ceil_mode)
+
+
+# How the two released hybrid stems differ: the seed's PyTorch port (jeonsworld/ViT-pytorch) and timm's
+# (Google's weights renamed, TensorFlow padding kept).
+HYBRID_STEMS = {
+    'seed': dict(same_padding=False, conv_eps=1e-5, norm_eps=1e-6, projection_groups=None),
+    'timm': dict(same_padding=True, conv_eps=1e-8, norm_eps=1e-5, projection_groups=32),
+}
+
+
+class ProjectionShortcut(nn.Module):
+    """Strided 1x1 standardised conv and a GroupNorm (eps 1e-5) for unit shape changes: per-channel in
+    the seed's stem, 32 groups in timm's."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int, style: Dict):
         super().__init__()
-        self.conv = StdConv2d(in_channels, out_channels, 1, stride, bias=False)
-        self.norm = nn.GroupNorm(out_channels, out_channels, eps=1e-5)
+        self.conv = StdConv2d(in_channels, out_channels, 1, stride, bias=False, eps=style['conv_eps'],
+                              same_padding=style['same_padding'])
+        self.norm = nn.GroupNorm(style['projection_groups'] or out_channels, out_channels, eps=1e-5)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.norm(self.conv(x))
@@ -101,19 +135,22 @@ class ProjectionShortcut(nn.Module):
 
 class Bottleneck(nn.Module):
     """ResNetV2 unit as in the released hybrids: 1x1, 3x3 (strided), 1x1 standardised convs, each
-    followed by GroupNorm(32, eps 1e-6), ReLU after the first two and after the residual sum."""
+    followed by GroupNorm(32), ReLU after the first two and after the residual sum."""
 
-    def __init__(self, in_channels: int, out_channels: int, mid_channels: int, stride: int = 1):
+    def __init__(self, in_channels: int, out_channels: int, mid_channels: int, stride: int = 1,
+                 style: Optional[Dict] = None):
         super().__init__()
-        self.conv1 = StdConv2d(in_channels, mid_channels, 1, bias=False)
-        self.norm1 = nn.GroupNorm(32, mid_channels, eps=1e-6)
-        self.conv2 = StdConv2d(mid_channels, mid_channels, 3, stride, 1, bias=False)
-        self.norm2 = nn.GroupNorm(32, mid_channels, eps=1e-6)
-        self.conv3 = StdConv2d(mid_channels, out_channels, 1, bias=False)
-        self.norm3 = nn.GroupNorm(32, out_channels, eps=1e-6)
+        style = style or HYBRID_STEMS['seed']
+        conv = dict(bias=False, eps=style['conv_eps'], same_padding=style['same_padding'])
+        self.conv1 = StdConv2d(in_channels, mid_channels, 1, **conv)
+        self.norm1 = nn.GroupNorm(32, mid_channels, eps=style['norm_eps'])
+        self.conv2 = StdConv2d(mid_channels, mid_channels, 3, stride, 0 if style['same_padding'] else 1, **conv)
+        self.norm2 = nn.GroupNorm(32, mid_channels, eps=style['norm_eps'])
+        self.conv3 = StdConv2d(mid_channels, out_channels, 1, **conv)
+        self.norm3 = nn.GroupNorm(32, out_channels, eps=style['norm_eps'])
         self.act = nn.ReLU(inplace=True)
         needs_projection = stride != 1 or in_channels != out_channels
-        self.downsample = ProjectionShortcut(in_channels, out_channels, stride) if needs_projection else None
+        self.downsample = ProjectionShortcut(in_channels, out_channels, stride, style) if needs_projection else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x if self.downsample is None else self.downsample(x)
@@ -124,29 +161,39 @@ class Bottleneck(nn.Module):
 
 
 class ResNetV2Stem(nn.Module):
-    """The hybrid's CNN: root (7x7/2 conv, GroupNorm, ReLU, 3x3/2 max-pool without padding) and three
-    stages of bottleneck units, the last two strided; ``16 * width`` channels at stride 16.
+    """The hybrid's CNN: root (7x7/2 conv, GroupNorm, ReLU, 3x3/2 max-pool) and three stages of
+    bottleneck units, the last two strided; ``16 * width`` channels at stride 16.
 
     Args:
         units (Sequence[int]): units per stage, ``(3, 4, 9)`` for R50+ViT.
         width (int): root width (64); stage ``i`` has ``width * 2**i`` mid channels, 4x that out.
         in_channels (int): image channels.
+        style (str): ``'seed'``: the seed's port (symmetric conv padding, max-pool without padding
+            (112 -> 55), GroupNorm eps 1e-6, per-channel projection norm, weight-standardisation eps
+            1e-5); ``'timm'``: timm's ``vit_base_r50_s16_*`` (TensorFlow 'SAME' padding everywhere
+            (112 -> 56), eps 1e-5, 32-group projection norm, standardisation eps 1e-8).
     """
 
-    def __init__(self, units: Sequence[int], width: int = 64, in_channels: int = 3):
+    def __init__(self, units: Sequence[int], width: int = 64, in_channels: int = 3, style: str = 'seed'):
         super().__init__()
+        if style not in HYBRID_STEMS:
+            raise ValueError(f'ViT: hybrid_stem={style!r} is not one of {sorted(HYBRID_STEMS)}')
+        self.style = style
+        settings = HYBRID_STEMS[style]
+        same = settings['same_padding']
         self.root = nn.Sequential()
-        self.root.add_module('conv', StdConv2d(in_channels, width, 7, 2, 3, bias=False))
-        self.root.add_module('norm', nn.GroupNorm(32, width, eps=1e-6))
+        self.root.add_module('conv', StdConv2d(in_channels, width, 7, 2, 0 if same else 3, bias=False,
+                                               eps=settings['conv_eps'], same_padding=same))
+        self.root.add_module('norm', nn.GroupNorm(32, width, eps=settings['norm_eps']))
         self.root.add_module('act', nn.ReLU(inplace=True))
-        self.root.add_module('pool', nn.MaxPool2d(3, 2, 0))
+        self.root.add_module('pool', MaxPool2dSame(3, 2) if same else nn.MaxPool2d(3, 2, 0))
         self.stages = nn.ModuleList()
         in_ch = width
         for i, count in enumerate(units):
             mid, out = width * 2**i, width * 4 * 2**i
             stage = nn.Sequential(*[
-                Bottleneck(in_ch if j == 0 else out, out, mid, stride=2 if (i > 0 and j == 0) else 1)
-                for j in range(count)
+                Bottleneck(in_ch if j == 0 else out, out, mid, stride=2 if (i > 0 and j == 0) else 1,
+                           style=settings) for j in range(count)
             ])
             self.stages.append(stage)
             in_ch = out
@@ -169,10 +216,11 @@ class Embedding(nn.Module):
     """
 
     def __init__(self, in_channels: int, embed_dims: int, patch_size: int, img_size: Tuple[int, int],
-                 resnet_units: Optional[Sequence[int]] = None, resnet_width: int = 64):
+                 resnet_units: Optional[Sequence[int]] = None, resnet_width: int = 64,
+                 hybrid_stem: str = 'seed'):
         super().__init__()
         if resnet_units:
-            self.resnet = ResNetV2Stem(resnet_units, resnet_width, in_channels)
+            self.resnet = ResNetV2Stem(resnet_units, resnet_width, in_channels, hybrid_stem)
             in_channels = self.resnet.out_channels
             self.stride = patch_size * RESNET_STRIDE
         else:
@@ -282,6 +330,9 @@ class ViT(BaseBackbone):
         attn_drop_rate (float): attention-weight dropout.
         drop_path_rate (float): stochastic depth, linearly increasing over the layers.
         qkv_bias (bool): bias of the qkv projection.
+        hybrid_stem (str): hybrids only: ``'seed'`` (the seed's port, for Google's ``.npz`` files) or
+            ``'timm'`` (timm's ``vit_base_r50_s16_*``, TensorFlow padding; ``vit_to_mm.py`` says which
+            one a converted file needs). See :class:`ResNetV2Stem`.
         out_indices, frozen_stages, norm_eval, with_cp, init_cfg: see :class:`BaseBackbone`.
 
     Returns (forward):
@@ -320,6 +371,7 @@ class ViT(BaseBackbone):
                  attn_drop_rate: float = 0.,
                  drop_path_rate: float = 0.,
                  qkv_bias: bool = True,
+                 hybrid_stem: str = 'seed',
                  out_indices: Sequence[int] = (-1, ),
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
@@ -334,13 +386,15 @@ class ViT(BaseBackbone):
         if out_type == 'cls_token' and self.num_stages - 1 not in self.out_indices:
             raise ValueError("ViT: out_type='cls_token' needs the last layer (-1) in out_indices, got "
                              f'{self.out_indices}')
+        if hybrid_stem not in HYBRID_STEMS:
+            raise ValueError(f'ViT: hybrid_stem={hybrid_stem!r} is not one of {sorted(HYBRID_STEMS)}')
         self.out_type = out_type
         self.embed_dims = dims = int(settings['embed_dims'])
         self.depth = depth = self.num_stages
 
         self.img_size = to_2tuple(img_size)
         self.patch_embed = Embedding(in_channels, dims, int(settings['patch_size']), self.img_size,
-                                     settings['resnet_units'], int(settings['resnet_width']))
+                                     settings['resnet_units'], int(settings['resnet_width']), hybrid_stem)
         self.patch_stride = self.patch_embed.stride
         self.pos_drop = nn.Dropout(drop_rate)
         drop_paths = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]  # linear, 0 first

@@ -98,7 +98,9 @@ def _fewer_proposals(model_cfg) -> None:
     """Two-stage detectors: sample 64 RoIs per image instead of 512 (the heads' wiring is the same)."""
     train_cfg = model_cfg.get('train_cfg') or {}
     if 'rcnn' in train_cfg:
-        train_cfg.rcnn.sampler.num = 64
+        # Cascade R-CNN has one rcnn setting per stage.
+        for stage in train_cfg.rcnn if isinstance(train_cfg.rcnn, (list, tuple)) else [train_cfg.rcnn]:
+            stage.sampler.num = 64
         train_cfg.rpn_proposal.update(nms_pre=200, max_per_img=100)
 
 
@@ -146,3 +148,5 @@ def test_gcvit_config_zoo_is_complete():
             assert f'mask-rcnn_gcvit-{v}_fpn_{schedule}_coco.py' in names
             assert f'retinanet_gcvit-{v}_fpn_{schedule}_coco.py' in names
         assert f'upernet_gcvit-{v}_8xb2-160k_ade20k-512x512.py' in names
+    for v in ('t', 's', 'b'):  # the official detection code's Cascade Mask R-CNN 3x results
+        assert f'cascade-mask-rcnn_gcvit-{v}_fpn_3x_coco.py' in names

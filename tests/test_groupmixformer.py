@@ -368,7 +368,7 @@ def test_converter_errors(tmp_path, capsys):
     # Not a GroupMixFormer checkpoint at all.
     torch.save({'conv.weight': torch.zeros(1)}, str(tmp_path / 'other.pth'))
     code, _, err = convert(capsys, str(tmp_path / 'other.pth'), dst)
-    assert code == 2 and 'not an official GroupMixFormer checkpoint' in err
+    assert code == 2 and 'not a GroupMixFormer checkpoint' in err and 'official (conv_stem.proj1.weight)' in err
     # --arch must match the shapes.
     code, _, err = convert(capsys, src, dst, '--arch', 'm')
     assert code == 2 and '--arch m' in err

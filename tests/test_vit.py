@@ -15,8 +15,8 @@ import pytest
 import torch
 from contract import (build_backbone, check_all_params_get_grad, check_frozen_stages,
                       check_fused_matches_plain, check_norm_eval, check_output_shapes, check_state_dict_round_trip,
-                      check_with_cp_same_output, decode_floats, load_reference, load_tool, run_tool, seeded_input,
-                      seeded_state_dict)
+                      check_with_cp_same_output, decode_floats, load_reference, load_tool, run_converter, run_tool,
+                      seeded_input, seeded_state_dict)
 
 from backbones.vit import ViT, resize_pos_embed
 
@@ -43,7 +43,7 @@ def vit_classifier(arch, num_classes, img_size=224, hidden_dim=None):
 
 
 def load_converter():
-    """The converter module, to run its ``main`` in-process (the CLI itself is run as a subprocess once)."""
+    """The converter module, to run its command line in-process (the CLI itself is run as a subprocess once)."""
     return load_tool(CONVERTER, 'vit_to_mm')
 
 
@@ -229,9 +229,10 @@ def test_converter_parity_with_reference(name, tmp_path, capsys):
     if name == 'tiny':  # the real command line once; in-process for the rest (each start imports the stack)
         stdout = run_tool(CONVERTER, src, dst).stdout
     else:
-        assert load_converter().main([src, dst]) == 0
-        stdout = capsys.readouterr().out
-    assert stdout.startswith('converted official.npz: ViT arch')
+        code, stdout, _ = run_converter(load_converter(), capsys, src, dst)
+        assert code == 0
+    assert 'vit_to_mm.py: wrote' in stdout if name == 'tiny' else 'converter: wrote' in stdout
+    assert 'layout=google' in stdout
     checkpoint = torch.load(dst, weights_only=True)
     arch = checkpoint['meta']['arch']
     assert json.loads(json.dumps(arch)) == (name if name in ViT.arch_zoo else reference['arch'])
@@ -265,22 +266,22 @@ def test_converter_names_unknown_keys_and_respects_force(tmp_path, capsys):
     arrays['Transformer/encoderblock_0/extra/kernel'] = np.zeros(3, np.float32)
     src = str(tmp_path / 'extra.npz')
     np.savez(src, **arrays)
-    assert converter.main([src, str(tmp_path / 'out.pth')]) == 2
-    assert 'encoderblock_0/extra/kernel' in capsys.readouterr().err
+    code, _, err = run_converter(converter, capsys, src, str(tmp_path / 'out.pth'))
+    assert code == 2 and 'encoderblock_0/extra/kernel' in err
 
     src = _write_npz(reference, str(tmp_path / 'ok.npz'))
     dst = tmp_path / 'out.pth'
     dst.write_text('keep')
-    assert converter.main([src, str(dst)]) == 1
-    assert '--force' in capsys.readouterr().err and dst.read_text() == 'keep'
-    assert converter.main([src, str(dst), '--force']) == 0
+    code, _, err = run_converter(converter, capsys, src, str(dst))
+    assert code == 2 and '--force' in err and dst.read_text() == 'keep'
+    assert run_converter(converter, capsys, src, str(dst), '--force')[0] == 0
     assert 'state_dict' in torch.load(str(dst), weights_only=True)
-    assert [p.name for p in tmp_path.iterdir() if '.tmp' in p.name] == []
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith('.')] == []
 
     not_vit = str(tmp_path / 'other.npz')
     np.savez(not_vit, weight=np.zeros(3, np.float32))
-    assert converter.main([not_vit, str(tmp_path / 'x.pth')]) == 2
-    assert 'embedding/kernel' in capsys.readouterr().err
+    code, _, err = run_converter(converter, capsys, not_vit, str(tmp_path / 'x.pth'))
+    assert code == 2 and 'google (embedding/kernel)' in err
 
 
 # ------------------------------------------------------------------------------- attention and necks

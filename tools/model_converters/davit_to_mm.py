@@ -1,11 +1,19 @@
 #!/usr/bin/env python
-"""Convert a DaViT ImageNet checkpoint (official dingmyu/davit, timm, or mmpretrain layout) to vitzoo's.
+"""Convert a DaViT checkpoint (official, timm, mmpretrain or official-downstream layout) to vitzoo's.
 
     python tools/model_converters/davit_to_mm.py DaViT_tiny.pth.tar davit-t_in1k.pth [--ema] [--arch t]
+    python tools/model_converters/davit_to_mm.py mask_rcnn_davit_tiny_1x.pth mask-rcnn_davit-t_1x.pth
 
-Accepted sources: the official release (``patch_embeds.*``, ``main_blocks.*``, ``norms``, ``head``), timm's
-``davit_*.msft_in1k`` files (``stem.*``, ``stages.*``, ``head.norm``, ``head.fc``) and mmpretrain's
-``davit-*_3rdparty_in1k`` files (same weights, renamed). The result loads with ``strict=True`` into
+Accepted layouts, detected from the keys (``.pth``/``.bin`` read weights-only, ``.safetensors``): ``official``,
+the ImageNet release (``patch_embeds.*``, ``main_blocks.*``, ``norms``, ``head``); ``timm``, its
+``davit_*.msft_in1k`` files (``stem.*``, ``stages.*``, ``head.norm``, ``head.fc``); ``mmpretrain``, its
+``davit-*_3rdparty_in1k`` files (same weights, renamed); ``official-downstream``, the seed's Mask R-CNN and
+RetinaNet (mmdet 2.x) and UPerNet (mmseg 0.x) releases (``meta``, ``state_dict`` with ``backbone.patch_embeds.*``,
+``backbone.main_blocks.*``, ``backbone.norm0..3``, neck and heads, ``optimizer``). A downstream file becomes a
+checkpoint that loads strictly into ``configs/davit/{mask-rcnn,retinanet,upernet}_davit-<v>_*.py``
+(``load_from``, or ``tools/dist_test.sh CONFIG DST N``): backbone renamed, neck and head tensors unchanged
+(their names are the same in mmdet 3.x / mmseg 1.x), class names kept as ``dataset_meta``, optimizer state
+dropped. A classifier file loads with ``strict=True`` into
 ``configs/davit/davit-<v>_*_in1k.py`` (whose backbone sets ``out_norm_after_pool=True``: the official
 final LayerNorm runs after pooling) and reproduces the official logits; detection and segmentation
 configs load it with ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone.')``.
@@ -21,7 +29,8 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
 from backbones.checkpoint import find_state_dict  # noqa: E402
-from backbones.convert import ConversionError, KeyTracker, converter_main  # noqa: E402
+from backbones.convert import (ConversionError, KeyTracker, converter_main, detect_layout,  # noqa: E402
+                               downstream_meta, split_downstream, strip_module_prefix)
 from backbones.davit import DaViT  # noqa: E402
 
 # The arch zoo's shapes, name -> (dims, depths): converting needs no model build.
@@ -33,7 +42,7 @@ BLOCK_PARAMS = r'(cpe_attn\.proj|cpe_mlp\.proj|norm1|norm2|attn\.qkv|attn\.proj|
 VITZOO_KEY = re.compile(r'^(backbone\.patch_embed\.(proj|norm)'
                         r'|backbone\.stages\.[1-3]\.downsample\.(proj|norm)'
                         r'|backbone\.stages\.\d+\.blocks\.\d+\.(spatial|channel)\.' + BLOCK_PARAMS +
-                        r'|backbone\.norm3|head\.fc)\.(weight|bias)$')
+                        r'|backbone\.norm[0-3]|head\.fc)\.(weight|bias)$')
 
 
 def _official_block_rest(rest: str) -> str:
@@ -52,6 +61,8 @@ def map_official(key: str) -> Optional[str]:
         return f'backbone.stages.{m[1]}.blocks.{m[2]}.{BLOCK_KINDS[int(m[3])]}.{_official_block_rest(m[4])}'
     if m := re.match(r'^norms\.(weight|bias)$', key):
         return f'backbone.norm3.{m[1]}'
+    if m := re.match(r'^norm([0-3])\.(weight|bias)$', key):  # the detection/segmentation backbone's
+        return f'backbone.norm{m[1]}.{m[2]}'
     if m := re.match(r'^head\.(weight|bias)$', key):
         return f'head.fc.{m[1]}'
     return None
@@ -102,6 +113,9 @@ LAYOUTS: Dict[str, Tuple[str, Callable[[str], Optional[str]]]] = {
     'official': ('patch_embeds.0.proj.weight', map_official),
     'timm': ('stem.conv.weight', map_timm),
     'mmpretrain': ('backbone.patch_embed.projection.weight', map_mmpretrain),
+    # dingmyu/davit mmdet/ and mmseg/ releases (Mask R-CNN, RetinaNet, UPerNet): the official backbone
+    # under backbone.* with one norm per output (norm0..norm3), and mmdet 2.x / mmseg 0.x necks and heads.
+    'official-downstream': ('backbone.patch_embeds.0.proj.weight', map_official),
 }
 
 
@@ -122,17 +136,26 @@ def detect_shapes(converted: Dict[str, torch.Tensor]) -> Tuple[List[int], List[i
     return dims, depths
 
 
+def unused_norms(dims: List[int], downstream: Dict[str, torch.Tensor]) -> List[int]:
+    """Output norms nothing reads: the official RetinaNet computes all four stages' norms, but its FPN
+    (``start_level=1``) takes stages 1-3 only, and vitzoo's RetinaNet backbone has no ``norm0``."""
+    lateral = downstream.get('neck.lateral_convs.0.conv.weight')
+    if lateral is None or 'bbox_head.retina_cls.weight' not in downstream:
+        return []
+    first = dims.index(int(lateral.shape[1])) if int(lateral.shape[1]) in dims else 0
+    return list(range(first))
+
+
 def convert(source, args):
     if args.ema:
         if not isinstance(source, dict) or 'state_dict_ema' not in source:
             raise ConversionError('--ema given but the checkpoint has no state_dict_ema')
         source = source['state_dict_ema']
-    state_dict = find_state_dict(source)
-    state_dict = OrderedDict((k[len('module.'):] if k.startswith('module.') else k, v) for k, v in state_dict.items())
-    layout = next((name for name, (probe, _) in LAYOUTS.items() if probe in state_dict), None)
-    if layout is None:
-        probes = ', '.join(probe for probe, _ in LAYOUTS.values())
-        raise ConversionError(f'not a DaViT checkpoint: none of {probes} is in it')
+    state_dict = strip_module_prefix(find_state_dict(source))
+    layout = detect_layout(state_dict, {name: probe for name, (probe, _) in LAYOUTS.items()}, 'DaViT')
+    downstream = OrderedDict()
+    if layout == 'official-downstream':
+        state_dict, downstream = split_downstream(state_dict)
     mapper = LAYOUTS[layout][1]
     tracker = KeyTracker(state_dict)
     converted = OrderedDict()
@@ -142,13 +165,11 @@ def convert(source, args):
         if new_key is None or not VITZOO_KEY.match(new_key):
             unknown.append(key)
             continue
-        value = tracker.take(key)
-        if not isinstance(value, torch.Tensor):
-            value = torch.as_tensor(value)
-        converted[new_key] = value.float()
+        converted[new_key] = torch.as_tensor(tracker.take(key)).float()
     if unknown:
+        what = 'a DaViT detector/segmentor backbone' if downstream else 'a DaViT classifier'
         shown = ', '.join(unknown[:6]) + (f' and {len(unknown) - 6} more' if len(unknown) > 6 else '')
-        raise ConversionError(f'{len(unknown)} keys are not part of a DaViT classifier ({layout} layout): {shown}')
+        raise ConversionError(f'{len(unknown)} keys are not part of {what} ({layout} layout): {shown}')
     tracker.check_all_used()
     dims, depths = detect_shapes(converted)
     name = next((n for n, (d, dep) in ZOO_SHAPES.items() if list(d) == dims and list(dep) == depths), None)
@@ -158,12 +179,17 @@ def convert(source, args):
             raise ConversionError(f'--arch {args.arch} expects embed_dims {expected[0]} and depths '
                                   f'{expected[1]}, the checkpoint has {tuple(dims)} and {tuple(depths)}')
         name = args.arch
-    meta = dict(arch=name or 'custom',
-                layout=layout,
-                embed_dims=str(tuple(dims)),
-                depths=str(tuple(depths)),
-                num_classes=int(converted['head.fc.weight'].shape[0]) if 'head.fc.weight' in converted else 0,
-                ema=bool(args.ema))
+    meta = dict(arch=name or 'custom', layout=layout, embed_dims=str(tuple(dims)), depths=str(tuple(depths)))
+    if downstream:
+        dropped = unused_norms(dims, downstream)
+        converted = OrderedDict((k, v) for k, v in converted.items()
+                                if not any(k.startswith(f'backbone.norm{i}.') for i in dropped))
+        converted.update(downstream)
+        meta.update(heads=','.join(sorted({k.split('.')[0] for k in downstream})),
+                    unused_norms_dropped=','.join(f'norm{i}' for i in dropped) or 'none', **downstream_meta(source))
+    else:
+        meta.update(num_classes=int(converted['head.fc.weight'].shape[0]) if 'head.fc.weight' in converted else 0,
+                    ema=bool(args.ema))
     return converted, meta
 
 

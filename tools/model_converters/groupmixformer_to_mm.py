@@ -22,7 +22,8 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
 from backbones.checkpoint import find_state_dict  # noqa: E402
-from backbones.convert import ConversionError, KeyTracker, converter_main  # noqa: E402
+from backbones.convert import (ConversionError, KeyTracker, converter_main, detect_layout,  # noqa: E402
+                               strip_module_prefix)
 from backbones.groupmixformer import GroupMixFormer  # noqa: E402
 
 # The arch zoo's shapes, name -> (dims, depths): converting needs no model build.
@@ -96,10 +97,8 @@ def detect_shapes(converted: Dict[str, torch.Tensor]) -> Tuple[List[int], List[i
 
 
 def convert(source, args):
-    state_dict = find_state_dict(source)
-    state_dict = OrderedDict((k[len('module.'):] if k.startswith('module.') else k, v) for k, v in state_dict.items())
-    if 'conv_stem.proj1.weight' not in state_dict:
-        raise ConversionError('not an official GroupMixFormer checkpoint: it has no conv_stem.proj1.weight')
+    state_dict = strip_module_prefix(find_state_dict(source))
+    detect_layout(state_dict, {'official': 'conv_stem.proj1.weight'}, 'GroupMixFormer')
     tracker = KeyTracker(state_dict)
     converted = OrderedDict()
     unknown = []
