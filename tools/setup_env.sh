@@ -40,11 +40,23 @@ fi
 # The stamp records what was installed; if it matches and the stack imports, there is nothing to do.
 STAMP="$VENV/.vitzoo-stack"
 WANT="$(printf '%s\n' "mmcv==$MMCV_VERSION" "${STACK[@]}" | cat - "$ROOT/setup.py" | sha1sum | cut -d' ' -f1)"
+# torchvision first: that order needs the start-up hook below on a CPU-only torch.
 stack_imports() {
   "$PY" - <<'PY' 2>/dev/null
-import backbones, mmcv.ops, mmdet.models, mmseg.models, mmpretrain.models, timm  # noqa: F401
+import torchvision, timm, mmdet.models, mmseg.models, mmpretrain.models, mmcv.ops, backbones  # noqa: F401
 PY
 }
+
+# Start-up hook: a .pth file that, at every interpreter start, puts vitzoo_torchvision_fix's import hook on
+# sys.meta_path (it imports nothing; the fix runs only when torchvision's compiled library failed to load), so
+# torchvision, timm and mm* import in any order. A no-op if the module is not importable.
+install_startup_hook() {
+  local site
+  site="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+  printf '%s\n' "import importlib.util as _u; _u.find_spec('vitzoo_torchvision_fix') and __import__('vitzoo_torchvision_fix').install_import_hook()" \
+    > "$site/vitzoo-torchvision-fix.pth"
+}
+install_startup_hook
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] && stack_imports; then
   log "environment up to date ($VENV)"
   exit 0

@@ -19,6 +19,7 @@ from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from backbones.checkpoint import UnsafeCheckpointError, trust_checkpoints_in  # noqa: E402
+from backbones.preflight import InputError, check_data, merge_cfg_options  # noqa: E402
 from backbones.runtime import init_distributed, prepare_config  # noqa: E402
 
 
@@ -47,8 +48,7 @@ def build_config(args) -> Config:
         if not osp.isfile(path):
             sys.exit(f'test.py: error: {what} {path} does not exist')
     cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    merge_cfg_options(cfg, args.cfg_options)
     cfg.launcher = args.launcher
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
@@ -71,7 +71,11 @@ def build_config(args) -> Config:
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = build_config(args)
+    try:
+        cfg = build_config(args)
+        check_data(cfg, ('test', ))
+    except InputError as err:
+        sys.exit(f'test.py: error: {err}')
     init_distributed(args.launcher)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     try:

@@ -20,6 +20,7 @@ from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from backbones.checkpoint import UnsafeCheckpointError  # noqa: E402
+from backbones.preflight import InputError, check_data, merge_cfg_options  # noqa: E402
 from backbones.runtime import init_distributed, prepare_config  # noqa: E402
 
 
@@ -45,8 +46,7 @@ def build_config(args) -> Config:
     if not osp.isfile(args.config):
         sys.exit(f'train.py: error: config {args.config} does not exist')
     cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    merge_cfg_options(cfg, args.cfg_options)
     cfg.launcher = args.launcher
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
@@ -68,7 +68,11 @@ def build_config(args) -> Config:
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = build_config(args)
+    try:
+        cfg = build_config(args)
+        check_data(cfg, ('train', 'val'))
+    except InputError as err:
+        sys.exit(f'train.py: error: {err}')
     init_distributed(args.launcher)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     try:
