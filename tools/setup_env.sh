@@ -57,6 +57,18 @@ install_startup_hook() {
     > "$site/vitzoo-torchvision-fix.pth"
 }
 install_startup_hook
+
+# mmseg 1.2.2's wheel ships tools/analysis_tools/get_flops.py with a bug fixed upstream after that release
+# (open-mmlab/mmsegmentation#3551): it gives mmengine both input_shape and inputs, which mmengine refuses for
+# every config. Apply the same one-line fix to the installed copy (idempotent; nothing else is touched).
+patch_mmseg_get_flops() {
+  local tool
+  tool="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/mmseg/.mim/tools/analysis_tools/get_flops.py"
+  if [ -f "$tool" ] && grep -q "^        input_shape,$" "$tool"; then
+    sed -i 's/^        input_shape,$/        None,  # input_shape: fixed upstream in open-mmlab\/mmsegmentation#3551/' "$tool"
+  fi
+}
+patch_mmseg_get_flops  # an existing environment; again below after installing the stack
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] && stack_imports; then
   log "environment up to date ($VENV)"
   exit 0
@@ -91,5 +103,6 @@ log "installing the OpenMMLab stack"
 "${PIP[@]}" install -c "$CONSTRAINTS" --no-deps --no-build-isolation -e "$ROOT"
 
 stack_imports || { log "the stack does not import; see the error above"; "$PY" -c "import backbones, mmcv.ops, mmdet.models, mmseg.models, mmpretrain.models, timm"; exit 1; }
+patch_mmseg_get_flops
 echo "$WANT" > "$STAMP"
 log "environment ready ($VENV)"
