@@ -163,13 +163,12 @@ def _coco_categories(ann_file: str) -> Optional[List[str]]:
 
 
 def _dataset_class(dataset: Mapping, default_scope: Optional[str]):
-    from mmengine.registry import DATASETS, DefaultScope, init_default_scope
+    from mmengine.registry import DATASETS
     if not isinstance(dataset.get('type'), str):
         return dataset.get('type') if isinstance(dataset.get('type'), type) else None
-    if default_scope and DefaultScope.get_current_instance() is None:
-        init_default_scope(default_scope)
     try:
-        return DATASETS.get(dataset['type'])
+        with DATASETS.switch_scope_and_registry(default_scope) as registry:
+            return registry.get(dataset['type'])
     except Exception:  # an unregistered type is reported by the runner itself
         return None
 
@@ -226,9 +225,10 @@ def _check_classes(cfg: Config, path: str, dataset: Mapping) -> None:
     parts.append(f'{origin} has {len(classes)} {_short(classes)}')
     heads_text = ', '.join(f'{p}={n}' for p, n in heads) or 'none found'
     parts.append(f'the heads\' num_classes are {heads_text}')
-    raise InputError(f'classes disagree: {"; ".join(parts)}. Set the classes and every num_classes to the '
-                     f'same list, e.g. --cfg-options {path}.metainfo.classes="(\'a\',\'b\')" '
-                     f'{heads[0][0] if heads else "model.head"}.num_classes=2 (see {README_CLASSES})')
+    recipe = ' '.join([f'{path}.metainfo.classes="(\'a\',\'b\')"'] +
+                      [f'model.{p}.num_classes=2' for p, _ in heads])
+    raise InputError(f'classes disagree: {"; ".join(parts)}. Give the classes and every num_classes the '
+                     f'same list, e.g. --cfg-options {recipe} (see {README_CLASSES})')
 
 
 def check_data(cfg: Config, splits: Sequence[str]) -> None:
