@@ -104,6 +104,23 @@ def test_startup_hook_is_installed_and_imports_nothing():
     assert result.stdout.strip() == '[] True'
 
 
+def test_hook_leaves_a_working_torchvision_alone():
+    # A torchvision whose library loaded has the nms operator when its import reaches the hook: simulate that
+    # by defining it first; the hook must then define nothing.
+    result = _python('''
+import torch
+library = torch.library.Library('torchvision', 'DEF')
+library.define('nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor')
+library.define('qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor')
+import torchvision, vitzoo_torchvision_fix
+print(vitzoo_torchvision_fix.ops_patched())
+''')
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == 'False'
+    result = _python('import torchvision, vitzoo_torchvision_fix; print(vitzoo_torchvision_fix.ops_patched())')
+    assert result.stdout.strip() == 'True', result.stderr[-3000:]  # this CPU-only torch needs the fix
+
+
 # ------------------------------------------------------------------------------------------ analysis tools
 def _flops(result):
     assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]

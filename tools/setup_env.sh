@@ -26,6 +26,7 @@ STACK=(
   "numpy<2.4"                    # numpy 2.4 removed np.in1d, used by mmpretrain's retrieval metrics
   "ftfy" "regex"                 # imported by mmseg without being declared
   "safetensors"
+  "seaborn"                      # imported by the toolboxes' own analyze_logs.py (plot_curve) without being declared
   "scikit-learn" "scikit-image"  # real images (digits, photos) for the embedded data sets
   "pytest"
 )
