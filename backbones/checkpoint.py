@@ -5,6 +5,10 @@ Every path that reads weights from outside (``init_cfg=dict(type='Pretrained')``
 read with ``torch.load(weights_only=True)``, ``.npz`` with ``allow_pickle=False``, ``.safetensors`` with
 safetensors. A file that needs code to be unpickled is refused with :class:`UnsafeCheckpointError`, whose
 message is one line saying why; nothing from it is executed.
+
+mmengine's training checkpoints go through the same weights-only path (:func:`trust_checkpoints_in`): what
+vitzoo's training saves is made loadable that way (:func:`to_weights_only`, applied by
+``backbones.runtime.WeightsOnlyCheckpointHook``), so no allow-list is needed for them.
 """
 import argparse
 import os
@@ -96,10 +100,14 @@ def strip_prefix(state_dict: Mapping[str, Any], prefix: Optional[str]) -> Dict[s
 
 # ------------------------------------------------------------------------------ training checkpoints
 # What mmengine checkpoints written without WeightsOnlyCheckpointHook need besides weights: numpy arrays,
-# scalars and dtypes in the message hub (numpy 2 pickles dtypes through ``builtins.getattr``) and
-# mmengine's HistoryBuffer. Only files in a run's own work dir may use them (see _load_local_checkpoint).
-LEGACY_GLOBAL_PREFIXES = ('numpy.', 'builtins.getattr', 'mmengine.logging.history_buffer.HistoryBuffer',
-                          'mmengine.config.config.ConfigDict')
+# scalars and dtypes in the message hub (numpy 2 pickles dtypes through ``builtins.getattr``; numpy 1 has
+# ``numpy.core``) and mmengine's HistoryBuffer. Only files in a run's own work dir may use them, and
+# nothing else (see _load_local_checkpoint).
+LEGACY_GLOBALS = frozenset(
+    [f'numpy.{core}.multiarray.{name}' for core in ('core', '_core') for name in ('_reconstruct', 'scalar')] +
+    ['numpy.ndarray', 'numpy.dtype', 'builtins.getattr', 'mmengine.logging.history_buffer.HistoryBuffer',
+     'mmengine.config.config.ConfigDict'])
+LEGACY_GLOBAL_PREFIXES = ('numpy.dtypes.', )  # numpy 2's dtype classes (Float64DType, ...)
 # A HistoryBuffer as WeightsOnlyCheckpointHook stores it: a plain dict under this single key.
 HISTORY_BUFFER_KEY = 'vitzoo.HistoryBuffer'
 
@@ -153,7 +161,7 @@ def trust_checkpoints_in(path: str) -> None:
     Every checkpoint is first read weights-only; those vitzoo's training writes (with
     :class:`backbones.runtime.WeightsOnlyCheckpointHook`) load that way wherever they are. A directory
     (a run's work dir) additionally lets the checkpoints mmengine wrote there before that hook existed load
-    in full, if the only globals they need are numpy's and mmengine's (:data:`LEGACY_GLOBAL_PREFIXES`). A
+    in full, if the only globals they need are numpy's and mmengine's (:data:`LEGACY_GLOBALS`). A
     file path (``--trust-checkpoint``) trusts that one file completely.
     """
     from mmengine.runner.checkpoint import CheckpointLoader
@@ -171,7 +179,7 @@ def _is_legacy_run_checkpoint(path: str) -> bool:
         unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
     except Exception:  # not a zip checkpoint: nothing to vouch for
         return False
-    return all(name.startswith(LEGACY_GLOBAL_PREFIXES) for name in unsafe)
+    return all(name in LEGACY_GLOBALS or name.startswith(LEGACY_GLOBAL_PREFIXES) for name in unsafe)
 
 
 def _load_local_checkpoint(filename: str, map_location=None) -> Any:

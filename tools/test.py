@@ -31,8 +31,8 @@ def parse_args(argv=None):
     parser.add_argument('--tta', action='store_true', help="use the config's test-time augmentation")
     parser.add_argument('--out', help='dump the raw predictions to this pickle file')
     parser.add_argument('--trust-checkpoint', action='store_true',
-                        help='fully unpickle CHECKPOINT although it lies outside the work dir (only for '
-                        'files you made: a pickle can run code)')
+                        help='fully unpickle CHECKPOINT, a file vitzoo did not write (only if you trust its '
+                        'origin: a pickle can run code); vitzoo\'s own checkpoints load safely from anywhere')
     parser.add_argument('--metrics-json', help='also write the final metrics to this JSON file')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, e.g. test_dataloader.dataset.data_root=DIR')
