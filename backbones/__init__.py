@@ -2,10 +2,10 @@
 
 Importing this package registers every backbone under the ``backbones`` scope
 (``type='backbones.GCViT'``) and the layer-decay optimizer constructor
-(``constructor='backbones.LayerDecayOptimWrapperConstructor'``). Import it before torchvision: on a
-CPU-only torch it makes torchvision importable (see :mod:`backbones._compat`).
+(``constructor='backbones.LayerDecayOptimWrapperConstructor'``). On a CPU-only torch it also makes
+torchvision importable where the environment's start-up hook does not (see :mod:`backbones._compat`).
 """
-from . import _compat  # noqa: F401  (must run before anything imports torchvision)
+from . import _compat  # noqa: F401  (before anything here imports torchvision)
 from .base import BaseBackbone
 from .davit import DaViT
 from .gcvit import GCViT

@@ -6,6 +6,7 @@ resolve to mm*'s own class of the same name (mmpretrain and mmseg both have ``Da
 ``VisionTransformer``), which is why the prefix is required.
 """
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.registry import Registry
@@ -18,3 +19,5 @@ OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
     scope='backbones',
     locations=['backbones'])
+# Hooks the tools add to every run (backbones/runtime.py, loaded on the first lookup).
+HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='backbones', locations=['backbones.runtime'])

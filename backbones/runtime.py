@@ -5,6 +5,10 @@ mmengine assumes CUDA in a few places: ``init_dist`` calls ``torch.cuda.set_devi
 machine without CUDA :func:`prepare_config` fixes those in the config (GPU runs are left untouched), and
 :func:`init_distributed` starts the gloo process group itself so that mmengine skips its own
 initialisation.
+
+:class:`WeightsOnlyCheckpointHook`, which :func:`prepare_config` adds to every run, makes the checkpoints
+training writes loadable with ``torch.load(weights_only=True)``, so they can be tested, resumed from or
+used as ``load_from`` wherever they are copied, without unpickling code.
 """
 import json
 import math
@@ -15,10 +19,33 @@ from typing import Any, Mapping
 import torch
 import torch.distributed as dist
 from mmengine.config import Config
+from mmengine.hooks import Hook
 
-from .checkpoint import trust_checkpoints_in
+from .checkpoint import restore_history_buffers, to_weights_only, trust_checkpoints_in
+from .registry import HOOKS
 
-__all__ = ['prepare_config', 'init_distributed', 'replace_sync_bn', 'write_metrics_json']
+__all__ = ['prepare_config', 'init_distributed', 'replace_sync_bn', 'write_metrics_json',
+           'WeightsOnlyCheckpointHook']
+
+
+@HOOKS.register_module()
+class WeightsOnlyCheckpointHook(Hook):
+    """Store checkpoints as tensors and plain Python values only, and turn them back on resume.
+
+    mmengine puts its message hub (``HistoryBuffer`` logs of numpy arrays) and whatever numpy values hooks
+    left there into every checkpoint; ``torch.load(weights_only=True)`` refuses those. Before saving, they
+    become tensors and plain numbers (:func:`backbones.checkpoint.to_weights_only`); after loading, the
+    history buffers are rebuilt, so ``--resume`` continues the logs as before.
+    """
+    priority = 'LOWEST'  # after every hook that adds to the checkpoint
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        for key in [k for k in checkpoint if k != 'state_dict']:  # the weights are tensors already
+            checkpoint[key] = to_weights_only(checkpoint[key])
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        if 'message_hub' in checkpoint:
+            checkpoint['message_hub'] = restore_history_buffers(checkpoint['message_hub'])
 
 
 def replace_sync_bn(node: Any) -> int:
@@ -39,11 +66,14 @@ def replace_sync_bn(node: Any) -> int:
 def prepare_config(cfg: Config, launcher: str) -> Config:
     """Adapt ``cfg`` to this machine: CPU-only runs get BN instead of SyncBN and a gloo DDP wrapper.
 
-    Checkpoints inside ``cfg.work_dir`` (written by this run or an earlier one with the same work dir)
-    load in full for resuming and testing; others are loaded weights-only (see
+    Every run saves weights-only loadable checkpoints (:class:`WeightsOnlyCheckpointHook`); older ones in
+    ``cfg.work_dir`` still load for resuming and testing (see
     :func:`backbones.checkpoint.trust_checkpoints_in`).
     """
     trust_checkpoints_in(cfg.work_dir)
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not any(isinstance(h, dict) and h.get('type') == 'backbones.WeightsOnlyCheckpointHook' for h in hooks):
+        cfg.custom_hooks = hooks + [dict(type='backbones.WeightsOnlyCheckpointHook')]
     if torch.cuda.is_available():
         return cfg
     replace_sync_bn(cfg.model)

@@ -26,6 +26,7 @@ STACK=(
   "numpy<2.4"                    # numpy 2.4 removed np.in1d, used by mmpretrain's retrieval metrics
   "ftfy" "regex"                 # imported by mmseg without being declared
   "safetensors"
+  "seaborn"                      # imported by the toolboxes' own analyze_logs.py (plot_curve) without being declared
   "scikit-learn" "scikit-image"  # real images (digits, photos) for the embedded data sets
   "pytest"
 )
@@ -40,11 +41,35 @@ fi
 # The stamp records what was installed; if it matches and the stack imports, there is nothing to do.
 STAMP="$VENV/.vitzoo-stack"
 WANT="$(printf '%s\n' "mmcv==$MMCV_VERSION" "${STACK[@]}" | cat - "$ROOT/setup.py" | sha1sum | cut -d' ' -f1)"
+# torchvision first: that order needs the start-up hook below on a CPU-only torch.
 stack_imports() {
   "$PY" - <<'PY' 2>/dev/null
-import backbones, mmcv.ops, mmdet.models, mmseg.models, mmpretrain.models, timm  # noqa: F401
+import torchvision, timm, mmdet.models, mmseg.models, mmpretrain.models, mmcv.ops, backbones  # noqa: F401
 PY
 }
+
+# Start-up hook: a .pth file that, at every interpreter start, puts vitzoo_torchvision_fix's import hook on
+# sys.meta_path (it imports nothing; the fix runs only when torchvision's compiled library failed to load), so
+# torchvision, timm and mm* import in any order. A no-op if the module is not importable.
+install_startup_hook() {
+  local site
+  site="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+  printf '%s\n' "import importlib.util as _u; _u.find_spec('vitzoo_torchvision_fix') and __import__('vitzoo_torchvision_fix').install_import_hook()" \
+    > "$site/vitzoo-torchvision-fix.pth"
+}
+install_startup_hook
+
+# mmseg 1.2.2's wheel ships tools/analysis_tools/get_flops.py with a bug fixed upstream after that release
+# (open-mmlab/mmsegmentation#3551): it gives mmengine both input_shape and inputs, which mmengine refuses for
+# every config. Apply the same one-line fix to the installed copy (idempotent; nothing else is touched).
+patch_mmseg_get_flops() {
+  local tool
+  tool="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/mmseg/.mim/tools/analysis_tools/get_flops.py"
+  if [ -f "$tool" ] && grep -q "^        input_shape,$" "$tool"; then
+    sed -i 's/^        input_shape,$/        None,  # input_shape: fixed upstream in open-mmlab\/mmsegmentation#3551/' "$tool"
+  fi
+}
+patch_mmseg_get_flops  # an existing environment; again below after installing the stack
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] && stack_imports; then
   log "environment up to date ($VENV)"
   exit 0
@@ -79,5 +104,6 @@ log "installing the OpenMMLab stack"
 "${PIP[@]}" install -c "$CONSTRAINTS" --no-deps --no-build-isolation -e "$ROOT"
 
 stack_imports || { log "the stack does not import; see the error above"; "$PY" -c "import backbones, mmcv.ops, mmdet.models, mmseg.models, mmpretrain.models, timm"; exit 1; }
+patch_mmseg_get_flops
 echo "$WANT" > "$STAMP"
 log "environment ready ($VENV)"

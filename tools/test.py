@@ -19,6 +19,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 from backbones.checkpoint import UnsafeCheckpointError, trust_checkpoints_in  # noqa: E402
 from backbones.fault_tolerance import guard_run  # noqa: E402
+from backbones.preflight import InputError, check_data, merge_cfg_options  # noqa: E402
 from backbones.runtime import init_distributed, prepare_config, write_metrics_json  # noqa: E402
 
 
@@ -30,8 +31,8 @@ def parse_args(argv=None):
     parser.add_argument('--tta', action='store_true', help="use the config's test-time augmentation")
     parser.add_argument('--out', help='dump the raw predictions to this pickle file')
     parser.add_argument('--trust-checkpoint', action='store_true',
-                        help='fully unpickle CHECKPOINT although it lies outside the work dir (only for '
-                        'files you made: a pickle can run code)')
+                        help='fully unpickle CHECKPOINT, a file vitzoo did not write (only if you trust its '
+                        'origin: a pickle can run code); vitzoo\'s own checkpoints load safely from anywhere')
     parser.add_argument('--metrics-json', help='also write the final metrics to this JSON file')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, e.g. test_dataloader.dataset.data_root=DIR')
@@ -47,8 +48,7 @@ def build_config(args) -> Config:
         if not osp.isfile(path):
             sys.exit(f'test.py: error: {what} {path} does not exist')
     cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    merge_cfg_options(cfg, args.cfg_options)
     cfg.launcher = args.launcher
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
@@ -71,7 +71,11 @@ def build_config(args) -> Config:
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = build_config(args)
+    try:
+        cfg = build_config(args)
+        check_data(cfg, ('test', ))
+    except InputError as err:
+        sys.exit(f'test.py: error: {err}')
     guard_run(cfg, 'test.py', hold_work_dir=False)  # dies with its launcher, quiet Ctrl-C
     init_distributed(args.launcher)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)

@@ -21,6 +21,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 from backbones.checkpoint import UnsafeCheckpointError  # noqa: E402
 from backbones.fault_tolerance import guard_run  # noqa: E402
+from backbones.preflight import InputError, check_data, merge_cfg_options  # noqa: E402
 from backbones.runtime import init_distributed, prepare_config  # noqa: E402
 
 
@@ -46,8 +47,7 @@ def build_config(args) -> Config:
     if not osp.isfile(args.config):
         sys.exit(f'train.py: error: config {args.config} does not exist')
     cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    merge_cfg_options(cfg, args.cfg_options)
     cfg.launcher = args.launcher
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
@@ -69,7 +69,11 @@ def build_config(args) -> Config:
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = build_config(args)
+    try:
+        cfg = build_config(args)
+        check_data(cfg, ('train', 'val'))
+    except InputError as err:
+        sys.exit(f'train.py: error: {err}')
     guard_run(cfg, 'train.py')  # dies with its launcher, holds the work dir, atomic saves, resume past damage
     init_distributed(args.launcher)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
