@@ -133,6 +133,8 @@ def to_weights_only(obj: Any) -> Any:
     if isinstance(obj, np.dtype):
         return str(obj)
     if isinstance(obj, Mapping):
+        if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+            return obj  # a state dict (EMA weights, ...): kept as is, with its _metadata
         items = ((k, to_weights_only(v)) for k, v in obj.items())
         return OrderedDict(items) if isinstance(obj, OrderedDict) else dict(items)
     if isinstance(obj, (list, tuple)) and not isinstance(obj, torch.Size):

@@ -105,6 +105,8 @@ def _process_start(pid: int) -> Optional[Tuple[str, str]]:
 
 def _alive(pid: int, started: Optional[str]) -> bool:
     """Whether ``pid`` is still the process that wrote a record with start time ``started``."""
+    if pid <= 0:  # not a process (and os.kill would address a whole group)
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -157,15 +159,18 @@ class WorkDirLock:
                 except FileExistsError:
                     pass
                 holder = self.read()
-                if holder is None:  # removed meanwhile (its run ended): try again
+                if holder is None and not os.path.exists(self.path):  # its run just ended: try again
                     continue
+                holder = holder or {}  # unreadable: not written by a live run (records are linked in whole)
                 self._refuse_if_alive(holder)
-                print(f'{self.tool}: note: taking over {self.work_dir} from a run that is gone (PID {holder.get("pid")} '
-                      f'on {holder.get("host")}); it left a stale lock', file=sys.stderr, flush=True)
+                who = f'PID {holder["pid"]} on {holder.get("host")}' if 'pid' in holder else 'its lock is unreadable'
+                print(f'{self.tool}: note: taking over {self.work_dir} from a run that is gone ({who}); it left a '
+                      'stale lock', file=sys.stderr, flush=True)
                 os.replace(temp, self.path)
-                if (self.read() or {}).get('pid') == os.getpid():  # a racing run may have replaced it too
-                    self.held = True
+                self.held = (self.read() or {}).get('pid') == os.getpid()  # a racing run may have replaced it too
+                if self.held:
                     return
+                break
             holder = self.read() or {}
             exit_with_message(f'{self.tool}: error: {self.work_dir} is in use by another run (PID {holder.get("pid")} '
                               f'on {holder.get("host")}); pass another --work-dir')
@@ -174,7 +179,7 @@ class WorkDirLock:
                 os.remove(temp)
 
     def _refuse_if_alive(self, holder: dict) -> None:
-        pid, host = int(holder.get('pid', -1)), holder.get('host')
+        pid, host = int(holder.get('pid', -1)), holder.get('host', socket.gethostname())
         if host != socket.gethostname():
             exit_with_message(f'{self.tool}: error: {self.work_dir} is held by PID {pid} on {host}, which this machine '
                               f'cannot check; if that run is gone, delete {self.path}')

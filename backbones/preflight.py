@@ -81,7 +81,7 @@ def merge_cfg_options(cfg: Config, options: Optional[Mapping[str, Any]]) -> None
     try:
         cfg.merge_from_dict(dict(options))
     except (KeyError, TypeError) as err:
-        raise InputError(f'--cfg-options: {str(err).strip(chr(34) + chr(39))}') from None
+        raise InputError(f'--cfg-options: {err.args[0] if err.args else err}') from None  # KeyError quotes str()
 
 
 # ------------------------------------------------------------------------------------------ data

@@ -1,8 +1,8 @@
 """Runs that survive faults (backbones/fault_tolerance.py): no orphan ranks, one run per work dir, atomic
 checkpoints, resume past a damaged file, quiet interrupts; inputs checked at the door; numeric metrics."""
+import contextlib
 import errno
 import json
-import math
 import os
 import re
 import resource
@@ -272,7 +272,10 @@ def _alive(pid):
         return False
 
 
-def _start_dist_train(root, work_dir, log):
+@contextlib.contextmanager
+def _dist_train(root, work_dir, log):
+    """A 2-process ``dist_train.sh`` run, yielded once both ranks train: ``(launcher, rank PIDs)``; any rank
+    still alive at the end is killed."""
     env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS='1')
     launcher = subprocess.Popen(['bash', 'tools/dist_train.sh', DEMO, '2', '--work-dir', str(work_dir), '--cfg-options',
                                  *_options(root, 50, train_images=600)], cwd=ROOT, env=env, stdout=log,
@@ -282,50 +285,43 @@ def _start_dist_train(root, work_dir, log):
         assert launcher.poll() is None and time.time() < deadline, open(log.name).read()[-3000:]
         time.sleep(1)
     ranks = _children(launcher.pid)
-    assert len(ranks) == 2, ranks
-    return launcher, ranks
+    try:
+        assert len(ranks) == 2, ranks
+        yield launcher, ranks
+    finally:
+        for pid in ranks:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith('linux'), reason='reads /proc')
 def test_kill_9_of_the_launcher_leaves_no_rank_and_a_second_run_is_refused(imagenet_root, tmp_path):
     work_dir = tmp_path / 'work'
-    with open(tmp_path / 'train.log', 'w') as log:
-        launcher, ranks = _start_dist_train(imagenet_root, work_dir, log)
-        try:
-            holder = json.loads((work_dir / '.vitzoo-run.lock').read_text())['pid']
-            assert holder in ranks
-            second = _train(['--cfg-options', *_options(imagenet_root, 1)], work_dir, timeout=120)
-            assert second.returncode == 2 and 'Traceback' not in second.stderr
-            reports = [line for line in second.stderr.splitlines() if line.startswith('train.py')]
-            assert len(reports) == 1 and f'in use by a live run (PID {holder} ' in reports[0], second.stderr[-2000:]
-            os.killpg(launcher.pid, signal.SIGKILL)
-            launcher.wait()
-            deadline = time.time() + 5
-            while any(map(_alive, ranks)) and time.time() < deadline:
-                time.sleep(0.2)
-            assert not any(map(_alive, ranks)), 'ranks outlived their launcher'
-        finally:
-            for pid in ranks:
-                if _alive(pid):
-                    os.kill(pid, signal.SIGKILL)
+    with open(tmp_path / 'train.log', 'w') as log, _dist_train(imagenet_root, work_dir, log) as (launcher, ranks):
+        holder = json.loads((work_dir / '.vitzoo-run.lock').read_text())['pid']
+        assert holder in ranks
+        second = _train(['--cfg-options', *_options(imagenet_root, 1)], work_dir, timeout=120)
+        assert second.returncode == 2 and 'Traceback' not in second.stderr
+        reports = [line for line in second.stderr.splitlines() if line.startswith('train.py')]
+        assert len(reports) == 1 and f'in use by a live run (PID {holder} ' in reports[0], second.stderr[-2000:]
+        os.killpg(launcher.pid, signal.SIGKILL)
+        launcher.wait()
+        deadline = time.time() + 5
+        while any(map(_alive, ranks)) and time.time() < deadline:
+            time.sleep(0.2)
+        assert not any(map(_alive, ranks)), 'ranks outlived their launcher'
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith('linux'), reason='reads /proc')
 def test_ctrl_c_ends_every_rank_with_one_line(imagenet_root, tmp_path):
     work_dir = tmp_path / 'work'
-    with open(tmp_path / 'train.log', 'w') as log:
-        launcher, ranks = _start_dist_train(imagenet_root, work_dir, log)
-        try:
-            before = len(open(log.name).read())
-            os.killpg(launcher.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
-            assert launcher.wait(timeout=60) == 128 + signal.SIGINT
-            assert not any(map(_alive, ranks))
-        finally:
-            for pid in ranks:
-                if _alive(pid):
-                    os.kill(pid, signal.SIGKILL)
+    with open(tmp_path / 'train.log', 'w') as log, _dist_train(imagenet_root, work_dir, log) as (launcher, ranks):
+        before = len(open(log.name).read())
+        os.killpg(launcher.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
+        assert launcher.wait(timeout=60) == 128 + signal.SIGINT
+        assert not any(map(_alive, ranks))
     tail = [line for line in open(log.name).read()[before:].splitlines() if not re.search(r'Epoch\(train\)', line)]
     # (torch prefixes what a rank writes to stderr with its rank)
     assert len(tail) == 1 and re.match(r'(\[rank0\]: )?train.py: interrupted; ', tail[0]), tail
