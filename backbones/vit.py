@@ -1,7 +1,7 @@
 """ViT: plain Vision Transformers and the hybrid R50+ViT (Dosovitskiy et al., ICLR 2021).
 
 One implementation for classification, detection and segmentation, with weights converted from
-Google's released ``.npz`` files (``tools/model_converters/vit_to_mm.py``).
+Google's released ``.npz`` files, timm's or mmpretrain's (``tools/model_converters/vit_to_mm.py``).
 
 The image is cut into patches (or, for the hybrid, a ResNetV2 with GroupNorm and weight-standardised
 convs brings it to stride 16 and every pixel of that map is a 1x1 patch), a class token is prepended, a
