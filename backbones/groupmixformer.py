@@ -260,8 +260,8 @@ class GroupMixAttention(nn.Module):
         # Segments 0-3 of q, k and v go through the norms and aggregators as one batch of 3B
         # channels_last maps, as in the official model, so that BatchNorm statistics pool over them.
         # (The identity segment is copied on its own: BatchNorm on a channel slice is slow.)
-        identity, grouped = (qkv[..., start:end].permute(2, 0, 1, 3).reshape(3 * b, h, w, end - start).permute(0, 3, 1, 2)
-                             for start, end in ((0, seg), (seg, attn_dim)))
+        identity, grouped = (_channels_last_map(qkv[..., start:end].permute(2, 0, 1, 3).reshape(3 * b, n, end - start),
+                                                size) for start, end in ((0, seg), (seg, attn_dim)))
         mixed = torch.cat([self.identity_norm(identity), *self.aggregate(grouped)], dim=1)
         q, k, v = _tokens(self.act(mixed)).view(3, b, n, attn_dim).unbind(0)
 

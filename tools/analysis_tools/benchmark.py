@@ -27,6 +27,7 @@ reset (``/proc/self/clear_refs``, Linux), and the peak (``VmHWM``) minus the RSS
 reported: activations, gradients and temporaries, whatever allocated them (tracemalloc sees no torch
 allocation). Linux only; elsewhere it prints ``n/a``.
 
+``--gmf-fuse`` times our GroupMixFormer's inference with its BatchNorms folded (``model.fuse()``).
 ``--with-cp`` adds, per family and dtype, ours' eager training step with gradient checkpointing
 (``with_cp=True``) against ours without: peak-memory ratio and time ratio.
 """
@@ -299,6 +300,8 @@ def main(argv=None):
     parser.add_argument('--official-repo', default=None,
                         help='checkout of AILab-CVC/GroupMixFormer (outside this repo) for the groupmixformer pair')
     parser.add_argument('--gmf-arch', default='s', choices=['m', 't', 's', 'b', 'l'], help='GroupMixFormer variant')
+    parser.add_argument('--gmf-fuse', action='store_true',
+                        help='inference rows: our GroupMixFormer with its BatchNorms folded (model.fuse())')
     parser.add_argument('--with-cp', action='store_true',
                         help='also: ours with gradient checkpointing against ours without (eager training)')
     parser.add_argument('--json', default=None, help='also write every measurement to this JSON file')
@@ -335,13 +338,18 @@ def main(argv=None):
                     if mode == 'compiled':
                         torch._dynamo.reset()  # fresh graphs per configuration
                     ours.load_state_dict(initial['ours']), reference.load_state_dict(initial['ref'])
+                    mine = ours
+                    if family == 'groupmixformer' and args.gmf_fuse and task == 'infer':
+                        mine = copy.deepcopy(ours).eval()
+                        mine.model.backbone.fuse()
                     steps = {name: Step(model, task, DTYPES[dtype], mode == 'compiled', args.device)
-                             for name, model in (('ours', ours), ('ref', reference))}
+                             for name, model in (('ours', mine), ('ref', reference))}
                     result = measure(steps, x, labels, args)
                     ratio = result['ours']['img_s'] / result['ref']['img_s']
                     print(f'{family:16s} {task:5s} {dtype:5s} {mode:8s} {_fmt(result["ours"])} {_fmt(result["ref"])} '
-                          f'{ratio:5.2f}x  {ref_name}', flush=True)
+                          f'{ratio:5.2f}x  {ref_name}{"  (ours fused)" if mine is not ours else ""}', flush=True)
                     records.append(dict(family=family, task=task, dtype=dtype, mode=mode, reference=ref_name,
+                                        ours_fused=mine is not ours,
                                         ratio=ratio, **{k: v for k, v in result.items()}))
         if args.with_cp:
             cp_model = Logits(build_ours(family, PAIRS[family][0] or args.gmf_arch, with_cp=True))
@@ -353,7 +361,8 @@ def main(argv=None):
                 plain, cp = result['plain'], result['with_cp']
                 mem = ('n/a' if plain['peak_mib'] is None or cp['peak_mib'] is None else
                        f'{cp["peak_mib"] / plain["peak_mib"]:.2f}')
-                print(f'{family:16s} train {dtype:5s} with_cp  {_fmt(cp)} {_fmt(plain)} {cp["img_s"] / plain["img_s"]:5.2f}x  '
+                speed = cp['img_s'] / plain['img_s']
+                print(f'{family:16s} train {dtype:5s} with_cp  {_fmt(cp)} {_fmt(plain)} {speed:5.2f}x  '
                       f'ours without with_cp; peak memory ratio {mem}, time ratio '
                       f'{plain["img_s"] / cp["img_s"]:.2f}', flush=True)
                 records.append(dict(family=family, task='train', dtype=dtype, mode='eager with_cp', **result))
