@@ -26,19 +26,13 @@ Any input size works: the official model assumes ``H // 2`` after its stride-2 c
 ``ceil(H / 2)``, so it only runs when the sizes stay even. Here every stage takes its size from the
 conv output; where the official model runs, the numbers are the same.
 
-In eval mode with BatchNorm and without autograd (``fuse_eval=True``), the model runs a
-re-parameterised form that gives the same numbers to float round-off (see
-:meth:`GroupMixAttention._forward_fused`): BatchNorms are folded into the linears and convs, each
-segment's projections are computed directly in the layout its conv needs, 1x1 convs are matrix
-products on the tokens, and the attention works on contiguous groups of whole heads without transposes.
-Residuals are added in place, large maps go through the attention a few images at a time and through
-the MLP in cache-sized chunks of tokens (fresh large buffers cost page faults), and on CPU the larger
-linears go through oneDNN with the bias and GELU fused in and weights packed in its blocked layout. The
-folded and packed weights are cached per module and rebuilt whenever a parameter or buffer changes (its
-version counter, identity or storage),
-so in-place updates (EMA, ``load_state_dict``) and swapped parameters are always seen; only writes
-through ``.data``, which bypass version counting, need a ``model.train()``/``model.eval()`` call to
-be seen.
+One forward for training and inference, written for graph capture and low precision: the three
+aggregators run as one depthwise conv (the 3x3 and 5x5 kernels zero-padded to 7x7) and one grouped
+pointwise conv, the CRPE's three depthwise convs as one, ``softmax(k)^T v`` through
+``F.scaled_dot_product_attention`` (identity queries: ``softmax(I k^T) v``), and ``q (scale context)
++ q * crpe`` as one ``baddbmm`` on the tokens with the per-head contexts as a block-diagonal matrix (no
+head transposes). :meth:`GroupMixFormer.fuse` folds the BatchNorms into the convs and the qkv projection
+for deployment.
 """
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -48,6 +42,7 @@ import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 from mmcv.cnn.bricks import DropPath
 from torch.nn.modules.batchnorm import _BatchNorm
+from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_weights
 
 from .base import BaseBackbone
 from .layers import Mlp
@@ -61,142 +56,6 @@ Size = Tuple[int, int]
 # aggregators (3x3, 5x5, 7x7) and the non-attention branch.
 NUM_SEGMENTS = 5
 AGGREGATOR_KERNELS = (3, 5, 7)
-# Channels the fused eval path processes together (at least): reductions over the tokens of a
-# ``(B, N, channels)`` tensor vectorise over the channels.
-FUSED_GROUP_WIDTH = 32
-# Inference runs the MLP on chunks of tokens with about this many hidden activations (a cache's
-# worth), but at least MIN_CHUNK_ROWS tokens (smaller products run below BLAS peak).
-MLP_CHUNK = 2**20
-MIN_CHUNK_ROWS = 2048
-# Inference runs the attention on as many images at a time as fit in this many bytes of tokens.
-ATTENTION_CHUNK = 8 * 2**20
-# oneDNN's linear has a larger fixed cost than MKL's: it pays off from about this many outputs.
-ONEDNN_MIN_OUTPUTS = 2**17
-# Rows the packed (oneDNN-reordered) weights are laid out for; any number of rows works.
-PACKED_ROWS = 2048
-
-
-_ONEDNN_LINEAR = []  # [op or None], probed on first use
-_ONEDNN_PACKING = []  # [op or None], probed on first use
-
-
-def _onednn_linear():
-    """oneDNN's linear with fused bias and GELU (``torch.ops.mkldnn._linear_pointwise``, what
-    ``torch.compile`` uses on CPU) if this torch build has it and it gives F.linear's numbers."""
-    if not _ONEDNN_LINEAR:
-        op = None
-        try:
-            if torch.backends.mkldnn.is_available():
-                candidate = torch.ops.mkldnn._linear_pointwise
-                x, w, b = torch.randn(5, 3), torch.randn(4, 3), torch.randn(4)
-                with torch.no_grad():
-                    if (torch.allclose(candidate(x, w, b, 'none', [], ''), F.linear(x, w, b), atol=1e-5)
-                            and torch.allclose(candidate(x, w, b, 'gelu', [], 'none'), F.gelu(F.linear(x, w, b)),
-                                               atol=1e-5)):
-                        op = candidate
-        except (AttributeError, RuntimeError):
-            op = None
-        _ONEDNN_LINEAR.append(op)
-    return _ONEDNN_LINEAR[0]
-
-
-def _onednn_weight_packing():
-    """oneDNN's weight reordering for its linear (``torch.ops.mkldnn._reorder_linear_weight``, what
-    ``torch.compile`` with freezing uses on CPU) if this build has it and the packed weights give
-    F.linear's numbers."""
-    if not _ONEDNN_PACKING:
-        op, linear = None, _onednn_linear()
-        try:
-            if linear is not None:
-                candidate = torch.ops.mkldnn._reorder_linear_weight
-                x, w, b = torch.randn(5, 3), torch.randn(4, 3), torch.randn(4)
-                with torch.no_grad():
-                    if torch.allclose(linear(x, candidate(w, PACKED_ROWS), b, 'none', [], ''), F.linear(x, w, b),
-                                      atol=1e-5):
-                        op = candidate
-        except (AttributeError, RuntimeError):
-            op = None
-        _ONEDNN_PACKING.append(op)
-    return _ONEDNN_PACKING[0]
-
-
-def _use_onednn(x: torch.Tensor, out_features: int) -> bool:
-    return (not torch.is_grad_enabled() and x.device.type == 'cpu' and x.dtype == torch.float32
-            and x.numel() // x.shape[-1] * out_features >= ONEDNN_MIN_OUTPUTS and _onednn_linear() is not None)
-
-
-def _pack_linear_weight(weight: torch.Tensor) -> Optional[torch.Tensor]:
-    """``weight`` reordered into oneDNN's blocked layout (an opaque tensor only :func:`_linear` reads),
-    or None where oneDNN's linear is not used (autograd, not CPU float32, no oneDNN)."""
-    if torch.is_grad_enabled() or weight.device.type != 'cpu' or weight.dtype != torch.float32:
-        return None
-    pack = _onednn_weight_packing()
-    return None if pack is None else pack(weight.detach().contiguous(), PACKED_ROWS)
-
-
-def _linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None,
-            gelu: bool = False, packed: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """``F.linear`` (then exact GELU if ``gelu``); without autograd on CPU float32 and for large enough
-    products, through oneDNN with the bias and GELU fused in (fewer passes over memory, same numbers),
-    with ``packed`` (:func:`_pack_linear_weight` of ``weight``) if given: no reordering per call."""
-    if _use_onednn(x, weight.shape[0]):
-        weight = weight.contiguous() if packed is None else packed
-        return _onednn_linear()(x.contiguous(), weight, bias, 'gelu' if gelu else 'none', [],
-                                'none' if gelu else '')
-    x = F.linear(x, weight, bias)
-    return F.gelu(x) if gelu else x
-
-
-class _DerivedWeights:
-    """Inference weights derived from a module's parameters and buffers (folded norms, packed
-    matrices), rebuilt when any of them changes: in place (its version counter moves) or replaced (its
-    identity or storage does). Never copied or pickled with the model: a copy starts empty."""
-
-    def __init__(self):
-        self.clear()
-
-    def clear(self) -> None:
-        self.key, self.value, self.tensors = None, None, None
-
-    def get(self, source: nn.Module, build):
-        tensors, stack = [], [source]
-        while stack:  # a plain walk over the parameters and buffers, cheaper than parameters()
-            module = stack.pop()
-            tensors += [t for t in module._parameters.values() if t is not None]
-            tensors += [t for t in module._buffers.values() if t is not None]
-            stack += [m for m in module._modules.values() if m is not None]
-        key = tuple((id(t), t._version, t.data_ptr()) for t in tensors)
-        if self.value is None or self.key != key:
-            self.value = build()
-            # the tensors are held so that their ids stay unique while they are part of the key
-            self.key, self.tensors = key, tensors
-        return self.value
-
-    def __deepcopy__(self, memo) -> '_DerivedWeights':
-        return _DerivedWeights()
-
-    def __getstate__(self) -> Dict:
-        return {}
-
-    def __setstate__(self, state: Dict) -> None:
-        self.clear()
-
-
-def _bn_scale_shift(norm: _BatchNorm) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel ``(scale, shift)`` with ``norm(x) == x * scale + shift`` for an eval-mode BatchNorm."""
-    scale = torch.rsqrt(norm.running_var + norm.eps)
-    if norm.weight is not None:
-        scale = scale * norm.weight
-    shift = -norm.running_mean * scale
-    if norm.bias is not None:
-        shift = shift + norm.bias
-    return scale, shift
-
-
-def _uses_running_stats(norm: nn.Module) -> bool:
-    """Whether ``norm`` is a BatchNorm that currently normalises with its running statistics."""
-    return (isinstance(norm, _BatchNorm) and not norm.training and norm.running_mean is not None
-            and norm.running_var is not None)
 
 
 def _channels_last_map(tokens: torch.Tensor, size: Size) -> torch.Tensor:
@@ -209,6 +68,22 @@ def _tokens(x: torch.Tensor) -> torch.Tensor:
     """``(B, C, H, W)`` map as ``(B, H*W, C)`` tokens (a view when the map is channels_last)."""
     b, c = x.shape[:2]
     return x.permute(0, 2, 3, 1).reshape(b, -1, c)
+
+
+def _merged_depthwise(convs: Sequence[nn.Conv2d]) -> Tuple[torch.Tensor, Optional[torch.Tensor], int]:
+    """Depthwise convs of different odd kernel sizes as one: ``(weight, bias, padding)``, the smaller
+    kernels zero-padded to the largest (the same sums)."""
+    largest = max(conv.kernel_size[0] for conv in convs)
+    weight = torch.cat([F.pad(conv.weight, [(largest - conv.kernel_size[0]) // 2] * 4) for conv in convs])
+    bias = None if convs[0].bias is None else torch.cat([conv.bias for conv in convs])
+    return weight, bias, largest // 2
+
+
+def _fold_bn(conv: nn.Conv2d, norm: nn.Module) -> Tuple[nn.Conv2d, nn.Module]:
+    """``(conv, norm)`` with an eval-mode BatchNorm folded into the conv (norm then the identity)."""
+    if not isinstance(norm, _BatchNorm):
+        return conv, norm
+    return fuse_conv_bn_eval(conv, norm), nn.Identity()
 
 
 class SeparableConv2d(nn.Module):
@@ -224,61 +99,53 @@ class SeparableConv2d(nn.Module):
         return self.pointwise(self.depthwise(x))
 
 
-def _conv_norm_hardswish(conv: nn.Conv2d, norm: nn.Module, act: nn.Module, x: torch.Tensor,
-                         fuse: bool) -> torch.Tensor:
-    """``act(norm(conv(x)))``; with ``fuse`` and an eval-mode BatchNorm the norm is folded into the conv
-    (same numbers to float round-off) and, without autograd, the Hardswish runs in place."""
-    if not (fuse and _uses_running_stats(norm)):
-        return act(norm(conv(x)))
-    scale, shift = _bn_scale_shift(norm)
-    bias = shift if conv.bias is None else conv.bias * scale + shift
-    x = F.conv2d(x, conv.weight * scale.view(-1, 1, 1, 1), bias, conv.stride, conv.padding, conv.dilation,
-                 conv.groups)
-    return F.hardswish(x, inplace=not torch.is_grad_enabled())
-
-
 class ConvNormAct(nn.Module):
     """``hardswish(norm(conv(x)))`` with a 3x3 stride-2 conv (with bias): one half of the stem."""
 
-    def __init__(self, in_channels: int, out_channels: int, norm_cfg: Dict, fuse_eval: bool = True):
+    def __init__(self, in_channels: int, out_channels: int, norm_cfg: Dict):
         super().__init__()
         self.conv = nn.Conv2d(in_channels, out_channels, 3, 2, 1)
         self.norm = build_norm_layer(norm_cfg, out_channels)[1]
         self.act = nn.Hardswish()
-        self.fuse_eval = fuse_eval
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _conv_norm_hardswish(self.conv, self.norm, self.act, x, self.fuse_eval)
+        return self.act(self.norm(self.conv(x)))
+
+    def fuse(self) -> None:
+        self.conv, self.norm = _fold_bn(self.conv, self.norm)
 
 
 class PatchEmbed(nn.Module):
     """Separable 3x3 conv (stride 1 or 2), norm, Hardswish; NCHW in, ``(B, N, C)`` tokens and size out."""
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int, norm_cfg: Dict, fuse_eval: bool = True):
+    def __init__(self, in_channels: int, out_channels: int, stride: int, norm_cfg: Dict):
         super().__init__()
         self.conv = SeparableConv2d(in_channels, out_channels, 3, stride)
         self.norm = build_norm_layer(norm_cfg, out_channels)[1]
         self.act = nn.Hardswish()
-        self.fuse_eval = fuse_eval
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, Size]:
-        x = _conv_norm_hardswish(self.conv.pointwise, self.norm, self.act, self.conv.depthwise(x), self.fuse_eval)
+        x = self.act(self.norm(self.conv(x)))
         # The size comes from the conv (ceil(H / stride)); the official model assumes H // stride.
         # Channels_last maps give contiguous tokens without a copy.
         return _tokens(x).contiguous(), (x.shape[2], x.shape[3])
 
+    def fuse(self) -> None:
+        self.conv.pointwise, self.norm = _fold_bn(self.conv.pointwise, self.norm)
+
 
 class SegmentAggregator(nn.Module):
-    """Group aggregation of one segment: ``hardswish(norm(separable_conv(x)))`` over ``k x k``."""
+    """Group aggregation of one segment: separable ``k x k`` conv then norm (the Hardswish, shared by
+    all segments, is :attr:`GroupMixAttention.act`). :meth:`GroupMixAttention.aggregate` runs the three
+    aggregators of a block together."""
 
     def __init__(self, channels: int, kernel_size: int, norm_cfg: Dict):
         super().__init__()
         self.conv = SeparableConv2d(channels, channels, kernel_size)
         self.norm = build_norm_layer(norm_cfg, channels)[1]
-        self.act = nn.Hardswish()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.norm(self.conv(x)))
+    def fuse(self) -> None:
+        self.conv.pointwise, self.norm = _fold_bn(self.conv.pointwise, self.norm)
 
 
 class LocalBranch(nn.Module):
@@ -296,10 +163,10 @@ class LocalBranch(nn.Module):
 
 
 class ConvRelPosEnc(nn.Module):
-    """Convolutional relative position encoding ``q * dwconv(v)``.
+    """Convolutional relative position encoding ``q * dwconv(v)`` (the product with ``q`` is the caller's).
 
     Heads are split between depthwise convs of different kernel sizes (``((3, 2), (5, 3), (7, 3))``:
-    two heads with 3x3, three with 5x5, three with 7x7).
+    two heads with 3x3, three with 5x5, three with 7x7); they run as one conv with the largest kernel.
 
     Args:
         head_dim (int): channels per head.
@@ -308,32 +175,13 @@ class ConvRelPosEnc(nn.Module):
 
     def __init__(self, head_dim: int, windows: Sequence[Tuple[int, int]]):
         super().__init__()
-        self.kernel_sizes = [int(k) for k, _ in windows]
-        self.channel_splits = [int(h) * head_dim for _, h in windows]
         self.convs = nn.ModuleList(
-            nn.Conv2d(ch, ch, k, padding=k // 2, groups=ch) for k, ch in zip(self.kernel_sizes, self.channel_splits))
+            nn.Conv2d(h * head_dim, h * head_dim, k, padding=k // 2, groups=h * head_dim) for k, h in windows)
 
-    def conv_values(self, v: torch.Tensor) -> torch.Tensor:
-        """Depthwise convs of a ``(B, C, H, W)`` value map, per channel group."""
-        groups = v.split(self.channel_splits, dim=1)
-        return torch.cat([conv(g) for conv, g in zip(self.convs, groups)], dim=1)
-
-    def chunk_weights(self, chunk: int) -> List[Tuple[torch.Tensor, torch.Tensor]]:
-        """The convs as one depthwise conv per ``chunk`` consecutive channels, each with the largest
-        kernel among its channels (smaller kernels zero-padded): ``[(weight, bias), ...]``."""
-        largest = max(self.kernel_sizes)
-        weights = torch.cat([
-            F.pad(conv.weight, ((largest - k) // 2, ) * 4) for conv, k in zip(self.convs, self.kernel_sizes)
-        ])
-        biases = torch.cat([conv.bias for conv in self.convs])
-        kernel_of = torch.cat([torch.full((ch, ), k) for k, ch in zip(self.kernel_sizes, self.channel_splits)])
-        chunks = []
-        for start in range(0, weights.shape[0], chunk):
-            k = int(kernel_of[start:start + chunk].max())
-            crop = (largest - k) // 2
-            chunks.append((weights[start:start + chunk, :, crop:largest - crop, crop:largest - crop],
-                           biases[start:start + chunk]))
-        return chunks
+    def forward(self, v: torch.Tensor, size: Size) -> torch.Tensor:
+        """Depthwise convs of ``(B, N, C)`` value tokens of a ``size`` map; ``(B, N, C)`` out."""
+        weight, bias, padding = _merged_depthwise(self.convs)
+        return _tokens(F.conv2d(_channels_last_map(v, size), weight, bias, 1, padding, 1, weight.shape[0]))
 
 
 class GroupMixAttention(nn.Module):
@@ -345,8 +193,10 @@ class GroupMixAttention(nn.Module):
         qkv_bias (bool): bias of the qkv projection.
         proj_drop (float): dropout after the output projection.
         crpe_windows (Sequence[tuple[int, int]]): CRPE ``(kernel size, heads)`` pairs.
-        norm_cfg (dict): norm of the segment aggregators.
-        fuse_eval (bool): use the re-parameterised path in eval mode when the norms are BatchNorms.
+        norm_cfg (dict): norm of the identity segment and of the segment aggregators.
+
+    ``fused_attn`` (default True) computes ``softmax(k)^T v`` with ``F.scaled_dot_product_attention``;
+    False with an explicit softmax and product (the same numbers to float round-off).
     """
 
     def __init__(self,
@@ -355,8 +205,7 @@ class GroupMixAttention(nn.Module):
                  qkv_bias: bool = True,
                  proj_drop: float = 0.,
                  crpe_windows: Sequence[Tuple[int, int]] = ((3, 2), (5, 3), (7, 3)),
-                 norm_cfg: Dict = dict(type='BN'),
-                 fuse_eval: bool = True):
+                 norm_cfg: Dict = dict(type='BN')):
         super().__init__()
         segment = dim // NUM_SEGMENTS
         attn_dim = dim - segment
@@ -373,175 +222,87 @@ class GroupMixAttention(nn.Module):
         # As in the official model, the scale is computed from the full width (dim // heads), not from
         # the attended channels per head.
         self.scale = (dim // num_heads)**-0.5
-        self.fuse_eval = fuse_eval
+        self.fused_attn = True
 
         self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
         self.identity_norm = build_norm_layer(norm_cfg, segment)[1]
-        self.identity_act = nn.Hardswish()
         self.aggregators = nn.ModuleList(SegmentAggregator(segment, k, norm_cfg) for k in AGGREGATOR_KERNELS)
+        self.act = nn.Hardswish()  # of the identity segment and the aggregators
         self.local_branch = LocalBranch(segment)
         self.crpe = ConvRelPosEnc(self.head_dim, crpe_windows)
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
-        # The fused path handles the attention channels in groups of `fused_group` segments (whole
-        # heads, and wide enough for vectorised reductions over the tokens); softmax(k)^T v is computed
-        # for every channel pair of a group, then masked to the pairs within a head.
-        self.fused_group = next(g for g in (1, 2, 4) if g * segment >= min(FUSED_GROUP_WIDTH, 4 * segment)
-                                and g * segment % self.head_dim == 0)
-        self._folded = _DerivedWeights()  # the fused path's weights, see _folded_weights
 
-    def _can_fuse(self, x: torch.Tensor) -> bool:
-        return (self.fuse_eval and not self.training and not torch.is_grad_enabled()
-                and not torch.is_autocast_enabled(x.device.type) and _uses_running_stats(self.identity_norm)
-                and all(_uses_running_stats(agg.norm) for agg in self.aggregators))
+    def aggregate(self, x: torch.Tensor) -> List[torch.Tensor]:
+        """Segments 1-3 of a ``(3B, 3*seg, H, W)`` map through their aggregators (norms included, act
+        not): one depthwise conv with the largest kernel for the three, then each pointwise conv and
+        norm (separate convs give the norms contiguous maps: BatchNorm on channel slices is slow)."""
+        weight, _, padding = _merged_depthwise([agg.conv.depthwise for agg in self.aggregators])
+        x = F.conv2d(x, weight, None, 1, padding, 1, weight.shape[0])
+        return [agg.norm(agg.conv.pointwise(part)) for agg, part in zip(self.aggregators, x.split(self.segment, 1))]
 
-    def train(self, mode: bool = True) -> 'GroupMixAttention':
-        self._folded.clear()  # rebuilt at the next inference call
-        return super().train(mode)
+    def context(self, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """``softmax_tokens(k)^T v`` per head: ``(B, heads, N, d)`` in, ``(B, heads, d, d)`` out."""
+        if self.fused_attn:
+            # softmax(I k^T) v with I the d x d identity as queries: row i is softmax over the tokens of
+            # channel i of k, times v. SDPA fuses the softmax and keeps it in float32 under autocast.
+            eye = torch.eye(k.shape[-1], dtype=k.dtype, device=k.device).expand(*k.shape[:2], -1, -1)
+            return F.scaled_dot_product_attention(eye, k, v, scale=1.0)
+        return k.softmax(dim=2).transpose(-2, -1) @ v
 
-    def forward(self, x: torch.Tensor, size: Size, scratch: Optional[Dict] = None) -> torch.Tensor:
-        """Attention of ``(B, N, C)`` tokens of a ``size`` map, output projection included.
-
-        ``scratch`` (a dict kept for one forward pass of the model) lets the fused path reuse its
-        large buffers across blocks: fresh allocations that large cost page faults at every call.
-        """
-        if self._can_fuse(x):
-            return self._forward_fused(x, size, scratch)  # dropout is the identity in eval mode
-        return self.proj_drop(self.proj(self._forward_modules(x, size)))
-
-    def _forward_modules(self, x: torch.Tensor, size: Size) -> torch.Tensor:
-        """The model as trained: every norm is a module call (BatchNorm statistics, SyncBN).
-
-        Returns the input of the output projection.
-        """
+    def forward(self, x: torch.Tensor, size: Size) -> torch.Tensor:
+        """Attention of ``(B, N, C)`` tokens of a ``size`` map, output projection included."""
         b, n, c = x.shape
         h, w = size
         seg, heads, head_dim = self.segment, self.num_heads, self.head_dim
-        # q, k and v go through the aggregators as one batch of 3B maps, as in the official model, so
-        # that BatchNorm statistics pool over them in training.
-        maps = self.qkv(x).view(b, h, w, 3, c).permute(3, 0, 4, 1, 2).reshape(3 * b, c, h, w)
-        segments = maps.split(seg, dim=1)
-        mixed = [self.identity_act(self.identity_norm(segments[0]))]
-        mixed += [agg(s) for agg, s in zip(self.aggregators, segments[1:4])]
-        q, k, v = torch.cat(mixed, dim=1).view(3, b, heads, head_dim, n).transpose(-2, -1).unbind(0)
-        local = segments[4].reshape(3, b, seg, h, w).transpose(0, 1).reshape(b, 3 * seg, h, w)
-        local = self.local_branch(local)
+        attn_dim = c - seg
+        qkv = self.qkv(x).view(b, n, 3, c)
+        # Segments 0-3 of q, k and v go through the norms and aggregators as one batch of 3B
+        # channels_last maps, as in the official model, so that BatchNorm statistics pool over them.
+        # (The identity segment is copied on its own: BatchNorm on a channel slice is slow.)
+        identity, grouped = (_channels_last_map(qkv[..., start:end].permute(2, 0, 1, 3).reshape(3 * b, n, end - start),
+                                                size) for start, end in ((0, seg), (seg, attn_dim)))
+        mixed = torch.cat([self.identity_norm(identity), *self.aggregate(grouped)], dim=1)
+        q, k, v = _tokens(self.act(mixed)).view(3, b, n, attn_dim).unbind(0)
 
-        context = k.softmax(dim=2).transpose(-2, -1) @ v  # (B, heads, head_dim, head_dim)
-        v_map = v.transpose(-2, -1).reshape(b, heads * head_dim, h, w)
-        pos = self.crpe.conv_values(v_map).view(b, heads, head_dim, n).transpose(-2, -1)
-        out = self.scale * (q @ context) + q * pos
-        return torch.cat([out.transpose(1, 2).reshape(b, n, c - seg), local], dim=-1)
+        def per_head(t):  # (B, heads, N, d) view
+            return t.view(b, n, heads, head_dim).transpose(1, 2)
 
-    def _folded_weights(self) -> Dict[str, object]:
-        """The eval-mode weights of the fused path (BatchNorms folded, kernels laid out per segment,
-        matrices packed for oneDNN), cached until a parameter or buffer changes or the mode is set."""
-        return self._folded.get(self, self._fold_weights)
+        # q (scale context) with the heads' contexts as one block-diagonal matrix: a product on the
+        # tokens as they are, no head transposes.
+        context = self.context(per_head(k), per_head(v))
+        block_diagonal = torch.eye(heads, dtype=context.dtype, device=context.device) * self.scale
+        context = (context.unsqueeze(3) * block_diagonal.view(1, heads, 1, heads, 1)).reshape(b, attn_dim, attn_dim)
+        out = torch.baddbmm(q * self.crpe(v, size), q, context)
+        # Segment 4: the non-attention branch, q, k and v side by side as channels.
+        local = qkv[..., attn_dim:].reshape(b, h, w, 3 * seg).permute(0, 3, 1, 2)
+        out = torch.cat([out, self.local_branch(local)], dim=-1)
+        return self.proj_drop(self.proj(out))
 
-    def _fold_weights(self) -> Dict[str, object]:
-        seg, c, width = self.segment, self.dim, self.fused_group * self.segment
-        weight = self.qkv.weight.view(3, NUM_SEGMENTS, seg, c)
-        bias = self.qkv.bias if self.qkv.bias is not None else weight.new_zeros(3 * c)
-        bias = bias.view(3, NUM_SEGMENTS, seg)
-        scale, shift = _bn_scale_shift(self.identity_norm)
-        head_of = torch.arange(width, device=weight.device) // self.head_dim
-        projections = [weight[:, i].reshape(3 * seg, c).contiguous() for i in range(1, NUM_SEGMENTS)]
-        local_pointwise = self.local_branch.conv.pointwise.weight.flatten(1).contiguous()
-        folded = dict(
-            # identity segment: projection and BatchNorm folded, q/k/v as a batch of (C, seg) factors
-            identity=((weight[:, 0] * scale[:, None]).transpose(1, 2), (bias[:, 0] * scale + shift)[:, None]),
-            # segments 1-4: the projection to q, k and v side by side (weight, bias, packed weight) and
-            # the depthwise kernel on them
-            segments=[(w, bias[:, i].reshape(-1).contiguous(), _pack_linear_weight(w))
-                      for i, w in enumerate(projections, 1)],
-            depthwise=[agg.conv.depthwise.weight.repeat(3, 1, 1, 1) for agg in self.aggregators]
-            + [self.local_branch.conv.depthwise.weight],
-            pointwise=[],  # aggregators: pointwise conv and BatchNorm folded, the same for q, k and v
-            local_pointwise=(local_pointwise, _pack_linear_weight(local_pointwise)),
-            proj=_pack_linear_weight(self.proj.weight),
-            crpe=self.crpe.chunk_weights(width),
-            # keeps the channel pairs of a group that lie within a head, times the attention scale
-            head_mask=(head_of[:, None] == head_of[None, :]).to(weight.dtype) * self.scale,
-        )
+    def fuse(self) -> None:
+        """Fold the identity segment's BatchNorm into the qkv projection and the aggregators' into
+        their pointwise convs (eval mode)."""
         for agg in self.aggregators:
-            scale, shift = _bn_scale_shift(agg.norm)
-            pointwise_t = (agg.conv.pointwise.weight.flatten(1) * scale[:, None]).t()
-            folded['pointwise'].append((pointwise_t.expand(3, seg, seg), shift.expand(3, 1, seg)))
-        return folded
-
-    def _forward_fused(self, x: torch.Tensor, size: Size, scratch: Optional[Dict] = None) -> torch.Tensor:
-        """Eval-mode attention without autograd, including the output projection; the same numbers as
-        :meth:`_forward_modules` to float round-off.
-
-        No head or channel transposes: every segment's q, k and v are computed side by side as
-        ``(B*N, 3*seg)`` tokens (a channels_last map for its depthwise conv, shared by q, k and v), with
-        the BatchNorms folded into the projection (identity segment) or the pointwise weights. One
-        batched product per segment then writes its q, k and v straight into a ``(3, 4/G, B*N, G*seg)``
-        buffer of contiguous token matrices, groups of ``G`` segments (``fused_group``) that hold whole
-        heads, and one Hardswish runs over it. ``softmax(k)^T v`` is one batched product per (group,
-        image), masked to the heads' diagonal blocks, and ``q * crpe + q @ context`` one ``baddbmm``;
-        the CRPE convs run per group with the group's largest kernel.
-        """
-        b, n, c = x.shape
-        seg, m, group = self.segment, b * n, self.fused_group
-        width = group * seg
-        folded = self._folded_weights()
-        tokens = x.reshape(m, c)
-
-        shape = (3, (NUM_SEGMENTS - 1) // group, m, width)  # (q/k/v, group, token, channel)
-        qkv = None if scratch is None else scratch.get(('qkv', shape, x.dtype, x.device))
-        if qkv is None:
-            qkv = x.new_empty(shape)
-            if scratch is not None:
-                scratch['qkv', shape, x.dtype, x.device] = qkv  # free again when this call returns
-
-        def slots(i: int) -> torch.Tensor:  # segment i of q, k and v in the buffer, (3, B*N, seg)
-            start = i % group * seg
-            return qkv[:, i // group, :, start:start + seg]
-
-        torch.baddbmm(folded['identity'][1], tokens.expand(3, m, c), folded['identity'][0], out=slots(0))
-        for i in range(1, NUM_SEGMENTS - 1):
-            mixed = self._segment_conv(tokens, *folded['segments'][i - 1], folded['depthwise'][i - 1], size)
-            weight_t, bias = folded['pointwise'][i - 1]
-            torch.baddbmm(bias, mixed.view(m, 3, seg).transpose(0, 1), weight_t, out=slots(i))
-        F.hardswish(qkv, inplace=True)
-
-        branch = self.local_branch
-        local = self._segment_conv(tokens, *folded['segments'][3], folded['depthwise'][3], size)
-        pointwise, packed = folded['local_pointwise']
-        local = F.layer_norm(_linear(local, pointwise, packed=packed), (seg, ), branch.norm.weight,
-                             branch.norm.bias, branch.norm.eps)
-        local = F.hardswish(local, inplace=True)
-
-        q, k, v = qkv.view(3, -1, n, width).unbind(0)  # (groups * B, N, G*seg) each
-        context = torch.bmm(k.softmax(dim=1).transpose(1, 2), v).mul_(folded['head_mask'])
-        pos = [
-            _tokens(F.conv2d(_channels_last_map(v_group, size), weight, bias, 1, weight.shape[-1] // 2, 1, width))
-            for v_group, (weight, bias) in zip(v.view(-1, b, n, width), folded['crpe'])
-        ]
-        pos = pos[0].view(b, n, width) if len(pos) == 1 else torch.cat(pos)
-        out = pos.mul_(q).baddbmm_(q, context).view(-1, m, width)
-        attended = torch.cat([*out.unbind(0), local], dim=1)
-        return _linear(attended, self.proj.weight, self.proj.bias, packed=folded['proj']).view(b, n, c)
-
-    @staticmethod
-    def _segment_conv(tokens: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
-                      packed: Optional[torch.Tensor], kernel: torch.Tensor, size: Size) -> torch.Tensor:
-        """Project one segment of q, k and v (``weight`` ``(3*seg, C)``, ``packed`` for oneDNN) and
-        apply the depthwise ``kernel`` to the three side by side; ``(B*N, 3*seg)`` out."""
-        b = tokens.shape[0] // (size[0] * size[1])
-        grouped = _linear(tokens, weight, bias, packed=packed)
-        grouped = F.conv2d(_channels_last_map(grouped.view(b, -1, weight.shape[0]), size), kernel, None, 1,
-                           kernel.shape[-1] // 2, 1, weight.shape[0])
-        return _tokens(grouped).reshape(-1, weight.shape[0])
+            agg.fuse()
+        norm = self.identity_norm
+        if not isinstance(norm, _BatchNorm):
+            return
+        c, seg = self.dim, self.segment
+        weight = self.qkv.weight.detach().clone().view(3, NUM_SEGMENTS, seg, c)
+        bias = (torch.zeros(3 * c, dtype=weight.dtype, device=weight.device) if self.qkv.bias is None
+                else self.qkv.bias.detach().clone()).view(3, NUM_SEGMENTS, seg)
+        for i in range(3):  # q, k and v share the norm
+            weight[i, 0], bias[i, 0] = fuse_linear_bn_weights(weight[i, 0], bias[i, 0], norm.running_mean,
+                                                              norm.running_var, norm.eps, norm.weight, norm.bias)
+        fused = nn.Linear(c, 3 * c, device=weight.device, dtype=weight.dtype)
+        fused.weight, fused.bias = nn.Parameter(weight.view(3 * c, c)), nn.Parameter(bias.view(3 * c))
+        self.qkv, self.identity_norm = fused, nn.Identity()
 
 
 class GroupMixBlock(nn.Module):
-    """``x = cpe(x); x = x + attn(norm1(x)); x = x + mlp(norm2(x))`` on ``(B, N, C)`` tokens.
+    """``x = x + cpe(x); x = x + attn(norm1(x)); x = x + mlp(norm2(x))`` on ``(B, N, C)`` tokens.
 
-    The conv position encoding is a residual depthwise 3x3 conv (with bias). ``forward(x, size,
-    scratch=None)``: ``scratch`` is a dict the model keeps for one pass, in which the fused attention
-    keeps its large buffer for the next blocks.
+    The conv position encoding is a residual depthwise 3x3 conv (with bias).
     """
 
     def __init__(self,
@@ -552,47 +313,19 @@ class GroupMixBlock(nn.Module):
                  drop: float = 0.,
                  drop_path: float = 0.,
                  crpe_windows: Sequence[Tuple[int, int]] = ((3, 2), (5, 3), (7, 3)),
-                 norm_cfg: Dict = dict(type='BN'),
-                 fuse_eval: bool = True):
+                 norm_cfg: Dict = dict(type='BN')):
         super().__init__()
         self.cpe = nn.Conv2d(dim, dim, 3, 1, 1, groups=dim)
         self.norm1 = nn.LayerNorm(dim, eps=1e-6)
-        self.attn = GroupMixAttention(dim, num_heads, qkv_bias, drop, crpe_windows, norm_cfg, fuse_eval)
+        self.attn = GroupMixAttention(dim, num_heads, qkv_bias, drop, crpe_windows, norm_cfg)
         self.drop_path = DropPath(drop_path) if drop_path > 0. else nn.Identity()
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop=drop)
-        self.fuse_eval = fuse_eval
-        self._packed_mlp = _DerivedWeights()  # fc1 and fc2 packed for oneDNN, at inference
 
-    def train(self, mode: bool = True) -> 'GroupMixBlock':
-        self._packed_mlp.clear()
-        return super().train(mode)
-
-    def forward(self, x: torch.Tensor, size: Size, scratch: Optional[Dict] = None) -> torch.Tensor:
-        if self.training or torch.is_grad_enabled() or not self.fuse_eval:
-            x = x + _tokens(self.cpe(_channels_last_map(x, size)))
-            x = x + self.drop_path(self.attn(self.norm1(x), size))
-            return x + self.drop_path(self.mlp(self.norm2(x)))
-        # Inference: residuals added in place (x + conv(x) as conv(x) + x: the same numbers), and
-        # norm2 + MLP run on chunks of tokens whose hidden activations stay in cache.
-        x = _tokens(self.cpe(_channels_last_map(x, size))).add_(x)
-        # Large maps go through the attention a few images at a time: its temporaries stay small.
-        images = max(1, ATTENTION_CHUNK // (x[0].numel() * x.element_size()))
-        for part in x.split(images):
-            part.add_(self.attn(self.norm1(part), size, scratch))
-        rows = max(MIN_CHUNK_ROWS, MLP_CHUNK // self.mlp.fc1.out_features)
-        mlp = self.mlp
-        exact_gelu = type(mlp.act) is nn.GELU and mlp.act.approximate == 'none'
-        if exact_gelu:
-            packed_fc1, packed_fc2 = self._packed_mlp.get(
-                mlp, lambda: (_pack_linear_weight(mlp.fc1.weight), _pack_linear_weight(mlp.fc2.weight)))
-        for part in x.view(-1, x.shape[-1]).split(rows):
-            if exact_gelu:
-                hidden = _linear(self.norm2(part), mlp.fc1.weight, mlp.fc1.bias, gelu=True, packed=packed_fc1)
-                part.add_(_linear(hidden, mlp.fc2.weight, mlp.fc2.bias, packed=packed_fc2))
-            else:
-                part.add_(mlp(self.norm2(part)))
-        return x
+    def forward(self, x: torch.Tensor, size: Size) -> torch.Tensor:
+        x = x + _tokens(self.cpe(_channels_last_map(x, size)))
+        x = x + self.drop_path(self.attn(self.norm1(x), size))
+        return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
 class GroupMixStage(nn.Module):
@@ -601,7 +334,7 @@ class GroupMixStage(nn.Module):
     def __init__(self, in_channels: int, dim: int, depth: int, stride: int, block_kwargs: Dict,
                  drop_paths: Sequence[float], norm_cfg: Dict):
         super().__init__()
-        self.patch_embed = PatchEmbed(in_channels, dim, stride, norm_cfg, block_kwargs['fuse_eval'])
+        self.patch_embed = PatchEmbed(in_channels, dim, stride, norm_cfg)
         self.blocks = nn.ModuleList(
             GroupMixBlock(dim, drop_path=drop_paths[j], norm_cfg=norm_cfg, **block_kwargs) for j in range(depth))
 
@@ -622,8 +355,6 @@ class GroupMixFormer(BaseBackbone):
         norm_cfg (dict): norm of the stem, patch embeddings, segment aggregators and output norms,
             ``dict(type='BN')`` by default; ``dict(type='SyncBN')`` for multi-GPU training as the
             official model.
-        fuse_eval (bool): in eval mode with BatchNorms, run the attention re-parameterised (same
-            numbers to float round-off, faster).
         out_indices, frozen_stages, norm_eval, with_cp, init_cfg: see :class:`BaseBackbone`.
 
     Returns (forward):
@@ -652,7 +383,6 @@ class GroupMixFormer(BaseBackbone):
                  drop_rate: float = 0.,
                  qkv_bias: bool = True,
                  norm_cfg: Dict = dict(type='BN'),
-                 fuse_eval: bool = True,
                  out_indices: Sequence[int] = (0, 1, 2, 3),
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
@@ -681,13 +411,13 @@ class GroupMixFormer(BaseBackbone):
         drop_path_rate = settings['drop_path_rate'] if drop_path_rate is None else drop_path_rate
         self.embed_dims = dims
 
-        self.stem = nn.Sequential(ConvNormAct(in_channels, dims[0] // 2, norm_cfg, fuse_eval),
-                                  ConvNormAct(dims[0] // 2, dims[0], norm_cfg, fuse_eval))
+        self.stem = nn.Sequential(ConvNormAct(in_channels, dims[0] // 2, norm_cfg),
+                                  ConvNormAct(dims[0] // 2, dims[0], norm_cfg))
         drop_paths = torch.linspace(0, drop_path_rate, sum(depths), device='cpu').tolist()
         self.stages = nn.ModuleList()
         for i in range(4):
             block_kwargs = dict(num_heads=settings['num_heads'], mlp_ratio=ratios[i], qkv_bias=qkv_bias,
-                                drop=drop_rate, crpe_windows=crpe_windows, fuse_eval=fuse_eval)
+                                drop=drop_rate, crpe_windows=crpe_windows)
             start = sum(depths[:i])
             self.stages.append(
                 GroupMixStage(dims[max(i - 1, 0)], dims[i], depths[i], 1 if i == 0 else 2, block_kwargs,
@@ -698,11 +428,21 @@ class GroupMixFormer(BaseBackbone):
         ]
         self.apply(self.init_linear_weights)
 
-    def set_fused_attention(self, enabled: bool = True) -> None:
-        """Switch the re-parameterised inference path (see ``fuse_eval``) on or off."""
-        for module in self.modules():
-            if hasattr(module, 'fuse_eval'):
-                module.fuse_eval = enabled
+    def fuse(self) -> 'GroupMixFormer':
+        """Fold every BatchNorm that follows a conv or the qkv projection into it, for deployment.
+
+        Eval mode only (the running statistics are folded); the stem, patch embeddings, identity
+        segments and aggregators then run without norms, with the same outputs to float round-off.
+        The output norms ``norm{i}`` (after a residual sum) stay. The folded model is for inference:
+        training it would no longer normalise with batch statistics. Returns the model.
+        """
+        if self.training:
+            raise RuntimeError('GroupMixFormer.fuse() folds the BatchNorm running statistics: call model.eval() '
+                               'first')
+        for module in list(self.modules()):
+            if isinstance(module, (ConvNormAct, PatchEmbed, GroupMixAttention)):
+                module.fuse()
+        return self
 
     def stem_modules(self) -> List[nn.Module]:
         return [self.stem]
@@ -718,11 +458,10 @@ class GroupMixFormer(BaseBackbone):
         # Every conv runs on channels_last maps: tokens and maps are views of each other.
         x = self._run(self.stem, x.contiguous(memory_format=torch.channels_last))
         outs = []
-        scratch = {}  # large inference buffers, shared by the blocks of this pass
         for i, stage in enumerate(self.stages):
             x, size = self._run(stage.patch_embed, x)
             for block in stage.blocks:
-                x = self._run(block, x, size, scratch)
+                x = self._run(block, x, size)
             x = _channels_last_map(x, size)
             if i in self.out_indices:
                 outs.append(getattr(self, f'norm{i}')(x).contiguous())

@@ -16,15 +16,15 @@ import pytest
 import torch
 import torch.nn as nn
 from contract import (ROOT, CodePayload, build_backbone, build_classifier, check_all_params_get_grad,
-                      check_frozen_stages, check_norm_eval, check_output_shapes, check_state_dict_round_trip,
+                      check_frozen_stages, check_fused_matches_plain, check_norm_eval, check_output_shapes,
+                      check_state_dict_round_trip,
                       check_with_cp_same_output, decode_floats, load_reference, load_tool, run_converter, run_tool,
                       seeded_input, seeded_state_dict)
 
-from backbones import groupmixformer
-from backbones.groupmixformer import GroupMixAttention, GroupMixFormer
+from backbones.groupmixformer import GroupMixFormer
 
 CONVERTER = os.path.join('tools', 'model_converters', 'groupmixformer_to_mm.py')
-BENCHMARK = os.path.join('tools', 'analysis_tools', 'benchmark_groupmixformer.py')
+BENCHMARK = os.path.join('tools', 'analysis_tools', 'benchmark.py')
 
 
 converter = load_tool(CONVERTER, 'groupmixformer_to_mm')
@@ -52,11 +52,6 @@ def _randomise_norms(model: nn.Module, seed: int = 0) -> nn.Module:
                 module.weight.copy_(1 + 0.1 * torch.randn(module.num_features, generator=gen))
                 module.bias.copy_(0.1 * torch.randn(module.num_features, generator=gen))
     return model
-
-
-def _set_fast_paths(model: nn.Module, enabled: bool) -> None:
-    model.set_fused_attention(enabled)
-    assert all(m.fuse_eval == enabled for m in model.modules() if hasattr(m, 'fuse_eval'))
 
 
 # ------------------------------------------------------------------------------------------ contract
@@ -91,99 +86,94 @@ def test_state_dict_round_trip(tmp_path):
     check_state_dict_round_trip(TINY, tmp_path)
 
 
-@pytest.mark.parametrize('cfg, size', [(TINY, (61, 75)), (M_CFG, (97, 131)),
-                                       (dict(TINY, arch=dict(TINY_ARCH, embed_dims=[40, 80, 120, 200])), (64, 64))])
-def test_fused_inference_matches_modules(cfg, size):
-    """The re-parameterised inference path (folded BatchNorms, batched per-segment products, buffers
-    shared by the blocks, chunked MLP) gives the modules' numbers at odd sizes; with autograd the
-    modules run."""
+def test_fused_attention_matches_plain():
+    """softmax(k)^T v through SDPA (identity queries) and the explicit softmax give the same numbers."""
+    check_fused_matches_plain(TINY, size=(61, 75))
+
+
+@pytest.mark.parametrize('cfg, size', [(TINY, (61, 75)), (M_CFG, (97, 131))])
+def test_fuse_folds_batchnorms_same_outputs(cfg, size):
+    """``fuse()`` folds the BatchNorms of the stem, patch embeddings, identity segments and aggregators
+    into their convs and the qkv projection (torch's fusion helpers): same outputs, only the output
+    norms stay; it refuses a model in training mode."""
     model = _randomise_norms(build_backbone(cfg)).eval()
     x = torch.randn(2, 3, *size)
-    _set_fast_paths(model, False)
-    with torch.no_grad():
-        plain = model(x)
-    _set_fast_paths(model, True)
-    with torch.no_grad():
-        fused = model(x)
-    with_grad = model(x) if cfg is TINY else fused
-    for a, b, c in zip(plain, fused, with_grad):
-        scale = a.abs().max().item()
-        torch.testing.assert_close(b, a, rtol=0, atol=2e-5 * scale)
-        torch.testing.assert_close(c, a, rtol=0, atol=2e-5 * scale)
-
-
-def test_fused_attention_in_image_chunks(monkeypatch):
-    """Large maps go through the fused attention a few images at a time: same numbers."""
-    model = _randomise_norms(build_backbone(TINY)).eval()
-    x = torch.randn(3, 3, 64, 96)
-    with torch.no_grad():
-        whole = model(x)
-        monkeypatch.setattr(groupmixformer, 'ATTENTION_CHUNK', 1)  # one image at a time
-        chunked = model(x)
-    for a, b in zip(whole, chunked):
-        torch.testing.assert_close(b, a, rtol=0, atol=1e-5 * a.abs().max().item())
-
-
-def test_folded_weights_follow_parameter_changes(monkeypatch):
-    """The fused path caches its folded and packed weights, and rebuilds them when a parameter or
-    buffer changes in place, is replaced, or the model is loaded."""
-    monkeypatch.setattr(groupmixformer, 'ONEDNN_MIN_OUTPUTS', 0)  # every linear on packed weights
-    model = _randomise_norms(build_backbone(TINY)).eval()
-    block = model.stages[1].blocks[0]
-    attn = block.attn
-    x = torch.randn(1, 3, 64, 64)
-
-    def check_against_modules():
-        with torch.no_grad():
-            fused = model(x)
-            _set_fast_paths(model, False)
-            plain = model(x)
-            _set_fast_paths(model, True)
-        for a, b in zip(plain, fused):
-            torch.testing.assert_close(b, a, rtol=0, atol=2e-5 * a.abs().max().item())
-
-    check_against_modules()
-    cached, cached_mlp = attn._folded.value, block._packed_mlp.value
-    with torch.no_grad():
-        model(x)
-    assert attn._folded.value is cached, 'unchanged weights must not be folded again'
-    assert block._packed_mlp.value is cached_mlp, 'unchanged weights must not be packed again'
-    with torch.no_grad():  # in place, as an EMA update or load_state_dict does
-        attn.aggregators[1].norm.running_var.mul_(3)
-        attn.qkv.weight.add_(0.05)
-        block.mlp.fc2.weight.mul_(-1)
-    check_against_modules()
-    attn.proj.weight = nn.Parameter(torch.randn_like(attn.proj.weight))  # replaced
-    block.mlp.fc1.weight = nn.Parameter(torch.randn_like(block.mlp.fc1.weight))
-    check_against_modules()
-    state = _randomise_norms(build_backbone(TINY), seed=1).state_dict()
-    model.load_state_dict(state)
-    check_against_modules()
-    model.train()
-    assert attn._folded.value is None and block._packed_mlp.value is None
-
-
-def test_model_copies_after_fused_inference():
-    """The inference caches (which may hold oneDNN's opaque packed weights) are not copied or pickled:
-    a deep copy or a pickled model after inference works and gives the same numbers."""
-    model = _randomise_norms(build_backbone(TINY)).eval()
-    x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         expected = model(x)
-        for copied in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
-            assert copied.stages[0].blocks[0].attn._folded.value is None
-            for a, b in zip(expected, copied(x)):
-                torch.testing.assert_close(b, a, rtol=0, atol=0)
+        fused = copy.deepcopy(model).fuse()
+        outputs = fused(x)
+    norms = [name for name, m in fused.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    assert norms == ['norm0', 'norm1', 'norm2', 'norm3']
+    assert fused.stages[1].blocks[0].attn.aggregators[2].conv.pointwise.bias is not None
+    for a, b in zip(expected, outputs):
+        torch.testing.assert_close(b, a, rtol=0, atol=2e-5 * a.abs().max().item())
+    with pytest.raises(RuntimeError, match=re.escape('model.eval()')):
+        build_backbone(cfg).train().fuse()
 
 
-def test_fused_path_gradients_reach_the_norms():
-    """In eval mode with autograd the folded path still trains every parameter it uses."""
+def test_model_copies_and_pickles():
+    """A deep copy and a pickled model (plain or fused) give the same numbers."""
+    model = _randomise_norms(build_backbone(TINY)).eval()
+    x = torch.randn(1, 3, 64, 64)
+    for source in (model, copy.deepcopy(model).fuse()):
+        with torch.no_grad():
+            expected = source(x)
+            for copied in (copy.deepcopy(source), pickle.loads(pickle.dumps(source))):
+                for a, b in zip(expected, copied(x)):
+                    torch.testing.assert_close(b, a, rtol=0, atol=0)
+
+
+def test_eval_mode_gradients_reach_the_norms():
+    """In eval mode with autograd (e.g. saliency maps) every norm's parameters get gradients."""
     model = _randomise_norms(build_backbone(TINY)).eval()
     sum(o.sum() for o in model(torch.randn(1, 3, 64, 64))).backward()
     attn = model.stages[0].blocks[0].attn
     for param in (attn.identity_norm.weight, attn.aggregators[2].norm.bias, attn.crpe.convs[1].weight,
                   model.stem[0].norm.weight, model.stages[1].patch_embed.norm.bias):
         assert param.grad is not None and param.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
+def test_autocast_runs_finite(dtype):
+    """bf16 and fp16 autocast: finite outputs close to fp32, also for large activations (the
+    softmax runs inside SDPA, which accumulates in float32)."""
+    model = _randomise_norms(build_backbone(TINY)).eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        expected = model(x)
+        with torch.autocast('cpu', dtype=dtype):
+            low = model(x)
+            large = model(100 * x)
+    for a, b in zip(expected, low):
+        assert b.dtype == dtype and torch.isfinite(b).all()
+        assert (b.float() - a).abs().max() <= 0.05 * a.abs().max()
+    assert all(torch.isfinite(t).all() for t in large)
+
+
+@pytest.mark.parametrize('dynamic', [False, True])
+def test_compile_fullgraph_two_sizes(dynamic):
+    """torch.compile(fullgraph=True) captures the whole forward (no graph break), at fixed sizes and with
+    dynamic=True, and the captured graphs give eager's numbers at two sizes (AOT autograd's eager backend
+    keeps the test fast; inductor at fixed sizes gives the same, see the README)."""
+    model = build_backbone(TINY).eval()
+    compiled = torch.compile(model, fullgraph=True, dynamic=dynamic, backend='aot_eager')
+    with torch.no_grad():
+        for size in ((64, 64), (45, 61)):
+            x = torch.randn(1, 3, *size)
+            for a, b in zip(model(x), compiled(x)):
+                torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-5)
+
+
+def test_export_dynamic_height_width():
+    """torch.export with dynamic H and W: one program for every size, eager's numbers."""
+    from torch.export import Dim, export
+    model = build_backbone(TINY).eval()
+    dims = {2: Dim('height', min=32, max=512), 3: Dim('width', min=32, max=512)}
+    program = export(model, (torch.randn(1, 3, 64, 64), ), dynamic_shapes=({**dims}, ))
+    x = torch.randn(2, 3, 45, 97)
+    with torch.no_grad():
+        for a, b in zip(model(x), program.module()(x)):
+            torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-5)
 
 
 # ------------------------------------------------------------------------------------ norm handling
@@ -266,14 +256,6 @@ def test_layer_depth():
     assert model.get_layer_depth('head.fc.weight', 'backbone.')[0] == 6
     for name, _ in model.named_parameters():
         assert 0 <= model.layer_depth_of(name) < model.num_layers - 1, name
-
-
-def test_fused_group_width():
-    """Attention channels are handled in groups of whole heads at least 32 wide (or all of them)."""
-    for dim, group in [(20, 4), (40, 4), (80, 2), (160, 1), (480, 1)]:
-        attn = GroupMixAttention(dim)
-        assert attn.fused_group == group
-        assert attn.fused_group * attn.segment % attn.head_dim == 0
 
 
 def test_pretrained_dense_load_from_classifier(tmp_path):
@@ -380,20 +362,33 @@ def test_converter_errors(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------------------------------ benchmark
-def test_benchmark_tool(tmp_path):
-    """The benchmark times our classifier, and never imports official code from inside the repo."""
-    import argparse
-    bench = load_tool(BENCHMARK, 'benchmark_groupmixformer')
-    args = argparse.Namespace(device='cpu', warmup=0, repeats=1)
-    result = bench.benchmark('m', 64, 1, args, None)
-    assert result['ours_img_s'] > 0 and 'official_img_s' not in result
+def test_benchmark_tool(capsys):
+    """The benchmark's GroupMixFormer pair: refuses official code from inside the repo; one tiny run times
+    ours against a reference interleaved and prints images/s, spread and peak memory per configuration."""
+    bench = load_tool(BENCHMARK, 'benchmark')
     with pytest.raises(SystemExit, match='outside this repository'):
         bench.load_official(ROOT)
+    assert bench.main(['--families', 'groupmixformer', '--tasks', 'infer', '--modes', 'eager']) == 0
+    assert 'skipped: pass --official-repo' in capsys.readouterr().out
+    ours = bench.Logits(bench.build_ours('groupmixformer', 'm'))
+    reference = copy.deepcopy(ours)
+    args = bench.argparse.Namespace(warmup=0, repeats=2, iters=1, device='cpu')
+    x, labels = torch.randn(2, 3, 64, 64), torch.tensor([1, 2])
+    for task in ('infer', 'train'):
+        steps = {name: bench.Step(m, task, torch.bfloat16, False, 'cpu')
+                 for name, m in (('ours', ours), ('ref', reference))}
+        result = bench.measure(steps, x, labels, args)
+        for r in result.values():
+            assert r['img_s'] > 0 and len(r['rounds']) == 2 and r['spread_pct'] >= 0
+            assert r['peak_mib'] is None or r['peak_mib'] >= 0
+    before = ours.model.head.fc.weight.clone()
+    bench.Step(ours, 'train', torch.float32, False, 'cpu')(x, labels)
+    assert not torch.equal(before, ours.model.head.fc.weight), 'a training step updates the weights'
 
 
 def test_benchmark_rearrange_stub():
     """The einops stand-in the benchmark uses to run the official file reshapes as einops would."""
-    bench = load_tool(BENCHMARK, 'benchmark_groupmixformer')
+    bench = load_tool(BENCHMARK, 'benchmark')
     x = torch.randn(2, 3, 20, 4)
     y = bench._rearrange(x, 'B h (H W) Ch -> B (h Ch) H W', H=4, W=5)
     torch.testing.assert_close(y, x.view(2, 3, 4, 5, 4).permute(0, 1, 4, 2, 3).reshape(2, 12, 4, 5))

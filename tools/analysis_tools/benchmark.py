@@ -1,105 +1,378 @@
 #!/usr/bin/env python
-"""Inference images/s of a vitzoo classifier against timm's implementation, same machine, same run.
+"""Images/s and peak memory of vitzoo's classifiers against timm and the official GroupMixFormer, one run.
 
-    python tools/analysis_tools/benchmark.py gcvit:t=gcvit_tiny davit:t=davit_tiny vit:b16=vit_base_patch16_224
+    python tools/analysis_tools/benchmark.py                                   # every family, the full grid
+    python tools/analysis_tools/benchmark.py --families gcvit davit --dtypes bf16 --modes eager --tasks infer
+    python tools/analysis_tools/benchmark.py --families groupmixformer --official-repo /path/to/GroupMixFormer
+    python tools/analysis_tools/benchmark.py --families gcvit --tasks train --modes eager --with-cp
 
-Each pair ``FAMILY:ARCH=TIMM_NAME`` builds the classifier of the family's ImageNet config
-(``configs/<family>/<family>-<arch>_*_in1k.py``) and ``timm.create_model(TIMM_NAME)`` with random weights, then times
-``--repeats`` rounds of ``--iters`` forward passes in eval mode under ``torch.inference_mode``, alternating
-the two models each round so that machine noise hits both alike, and prints the median images/s. On
-CUDA it synchronises around each round (``--device cuda``, ``--dtype`` float16/bfloat16 for AMP).
+Pairs (``--families``): ``gcvit`` (ours ``t`` against timm ``gcvit_tiny``), ``davit`` (``t`` / ``davit_tiny``),
+``vit`` (``b16`` / ``vit_base_patch16_224``) and ``groupmixformer`` (``--gmf-arch``, default ``s``, against the
+official code of an AILab-CVC/GroupMixFormer checkout *outside* this repository, ``--official-repo``; without
+it the family is skipped). Ours is the classifier of ``configs/<family>/<family>-<arch>_*_in1k.py``
+(SyncBN reverted to BN). timm's models get random weights; the official GroupMixFormer gets the same
+weights as ours (through the converter's key mapping), and its logits are checked against ours.
+
+For every ``--dtypes`` (``fp32``; ``bf16``/``fp16``: autocast) x ``--modes`` (``eager``; ``compiled``:
+``torch.compile`` with inductor) x ``--tasks`` (``infer``: eval mode under ``torch.inference_mode``;
+``train``: forward, cross-entropy, backward and an AdamW step), both implementations are timed in one
+process, interleaved: each of ``--repeats`` rounds times ``--iters`` steps of ours, then of the reference,
+after ``--warmup`` untimed steps, so machine load hits both alike. Reported: the median images/s (wall
+time), the spread of the rounds (min-max, % of the median), the ratio ours / reference, and peak memory.
+
+Peak memory of one step (after the timed ones): on CUDA ``torch.cuda.max_memory_allocated`` above what
+was allocated before the step. On the CPU, the growth of the process's resident set during the step:
+freed heap memory is first returned to the OS (glibc ``malloc_trim``), the kernel's peak-RSS mark is
+reset (``/proc/self/clear_refs``, Linux), and the peak (``VmHWM``) minus the RSS before the step is
+reported: activations, gradients and temporaries, whatever allocated them (tracemalloc sees no torch
+allocation). Linux only; elsewhere it prints ``n/a``.
+
+``--gmf-fuse`` times our GroupMixFormer's inference with its BatchNorms folded (``model.fuse()``).
+``--with-cp`` adds, per family and dtype, ours' eager training step with gradient checkpointing
+(``with_cp=True``) against ours without: peak-memory ratio and time ratio.
 """
 import argparse
+import copy
+import ctypes
+import glob
+import importlib.util
+import json
 import os
 import statistics
 import sys
 import time
+import types
+from collections import OrderedDict
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
+REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
+sys.path.insert(0, REPO)
+sys.path.insert(0, os.path.join(REPO, 'tools', 'model_converters'))
 import backbones  # noqa: E402,F401  (first: makes torchvision importable on CPU-only torch)
 import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
-FAMILIES = ('gcvit', 'davit', 'groupmixformer', 'vit')
+# family -> (our arch, timm name); GroupMixFormer's reference is the official code
+PAIRS = OrderedDict(gcvit=('t', 'gcvit_tiny'), davit=('t', 'davit_tiny'), vit=('b16', 'vit_base_patch16_224'),
+                    groupmixformer=(None, None))
+DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 
 
-def build_ours(family: str, arch: str) -> torch.nn.Module:
-    """The classifier of ``configs/<family>/<family>-<arch>_*_in1k.py``, random weights, eval mode."""
-    import glob
+# ------------------------------------------------------------------------------------------- models
+def build_ours(family: str, arch: str, with_cp: bool = False) -> nn.Module:
+    """The classifier of ``configs/<family>/<family>-<arch>_*_in1k.py`` with random weights, BN for SyncBN."""
     from mmengine.config import Config
+    from mmengine.model import revert_sync_batchnorm
     from mmengine.registry import MODELS, init_default_scope
-    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..')
-    configs = sorted(glob.glob(os.path.join(root, 'configs', family, f'{family}-{arch}_*_in1k.py')))
+    configs = sorted(glob.glob(os.path.join(REPO, 'configs', family, f'{family}-{arch}_*_in1k.py')))
     if not configs:
-        raise SystemExit(f'benchmark.py: error: no configs/{family}/{family}-{arch}_*_in1k.py; '
-                         f'check the arch name')
+        raise SystemExit(f'benchmark.py: error: no configs/{family}/{family}-{arch}_*_in1k.py; check the arch name')
     cfg = Config.fromfile(configs[0])
     cfg.model.backbone.init_cfg = None
+    cfg.model.backbone.with_cp = with_cp
     init_default_scope(cfg.default_scope)
-    return MODELS.build(cfg.model).eval()
+    return revert_sync_batchnorm(MODELS.build(cfg.model))
 
 
-def images_per_second(forward, batch: torch.Tensor, iters: int, device: str, timer) -> float:
+class Logits(nn.Module):
+    """``model(x, mode='tensor')`` of an mmpretrain classifier as a plain ``forward(x)``."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x, mode='tensor')
+
+
+def _rearrange(tensor: torch.Tensor, pattern: str, **sizes) -> torch.Tensor:
+    """A minimal ``einops.rearrange`` (axis names and parenthesised groups), for running the official
+    GroupMixFormer file where einops is not installed."""
+
+    def parse(side):
+        groups, current = [], None
+        for token in side.replace('(', ' ( ').replace(')', ' ) ').split():
+            if token == '(':
+                current = []
+            elif token == ')':
+                groups.append(current)
+                current = None
+            elif current is not None:
+                current.append(token)
+            else:
+                groups.append([token])
+        return groups
+
+    def product(names):
+        size = 1
+        for name in names:
+            size *= known.get(name, 1)
+        return size
+
+    left, right = (parse(side) for side in pattern.split('->'))
+    known = dict(sizes)
+    for group, dim in zip(left, tensor.shape):
+        unknown = [name for name in group if name not in known]
+        if len(unknown) == 1:
+            known[unknown[0]] = dim // product(group)
+    names = [name for group in left for name in group]
+    x = tensor.reshape([known[name] for name in names])
+    x = x.permute([names.index(name) for group in right for name in group])
+    return x.reshape([product(group) for group in right])
+
+
+def load_official(repo: str):
+    """Import ``models/groupmixformer.py`` from an official checkout (outside this repository).
+
+    Only this Python session is adjusted: ``ipdb`` (imported, unused) is stubbed, and ``einops`` by
+    :func:`_rearrange` if it is not installed. Nothing is copied from or written to the checkout.
+    """
+    repo = os.path.abspath(repo)
+    path = os.path.join(repo, 'models', 'groupmixformer.py')
+    if os.path.commonpath([repo, REPO]) == REPO:
+        raise SystemExit('--official-repo must be outside this repository (official code is not part of it)')
+    if not os.path.isfile(path):
+        raise SystemExit(f'--official-repo: {path} not found; pass a checkout of AILab-CVC/GroupMixFormer')
+    sys.modules.setdefault('ipdb', types.ModuleType('ipdb'))
+    try:
+        import einops  # noqa: F401
+    except ImportError:
+        stub = types.ModuleType('einops')
+        stub.rearrange = _rearrange
+        sys.modules['einops'] = stub
+    spec = importlib.util.spec_from_file_location('official_groupmixformer', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def seeded_official_state(official: nn.Module, seed: int = 0) -> 'OrderedDict[str, torch.Tensor]':
+    """Deterministic random weights in the official layout, with non-trivial BatchNorm statistics."""
+    gen = torch.Generator().manual_seed(seed)
+    state = OrderedDict()
+    for key, value in sorted(official.state_dict().items()):
+        if key.endswith('num_batches_tracked'):
+            state[key] = torch.zeros_like(value)
+        elif key.endswith('running_var'):
+            state[key] = 0.5 + torch.rand(value.shape, generator=gen)
+        elif 'norm' in key and key.endswith('weight'):
+            state[key] = 1 + 0.1 * torch.randn(value.shape, generator=gen)
+        else:
+            state[key] = 0.02 * torch.randn(value.shape, generator=gen)
+    return state
+
+
+def build_groupmixformer_pair(arch: str, official_module):
+    """Our GroupMixFormer classifier and the official one with the same weights."""
+    from mmengine.model import revert_sync_batchnorm
+    from groupmixformer_to_mm import map_official
+    from backbones.groupmixformer import GroupMixFormer
+    settings = GroupMixFormer.arch_zoo[GroupMixFormer.arch_aliases.get(arch, arch)]
+    official = official_module.GroupMixFormer(embedding_dims=list(settings['embed_dims']),
+                                              serial_depths=list(settings['depths']),
+                                              mlp_ratios=list(settings['mlp_ratios']))
+    official = revert_sync_batchnorm(official)
+    state = seeded_official_state(official)
+    official.load_state_dict(state)
+    ours = build_ours('groupmixformer', arch)
+    ours.load_state_dict(OrderedDict((map_official(k), v) for k, v in state.items()), strict=True)
+    return ours, official
+
+
+def build_pair(family: str, args, official_module):
+    """``(ours, reference, reference name)`` as plain ``forward(x) -> logits`` modules, or None."""
+    if family == 'groupmixformer':
+        if official_module is None:
+            return None
+        ours, official = build_groupmixformer_pair(args.gmf_arch, official_module)
+        return Logits(ours), official, 'official'
+    import timm
+    arch, timm_name = PAIRS[family]
+    kwargs = dict(img_size=args.size) if family == 'vit' else {}
+    return Logits(build_ours(family, arch)), timm.create_model(timm_name, pretrained=False, **kwargs), timm_name
+
+
+# -------------------------------------------------------------------------------------------- steps
+class Step:
+    """One timed unit of work on one model: an inference forward, or a training step (forward,
+    cross-entropy, backward, AdamW step)."""
+
+    def __init__(self, model: nn.Module, task: str, dtype: torch.dtype, compiled: bool, device: str):
+        self.task, self.dtype, self.device = task, dtype, device
+        self.model = model.to(device).train(task == 'train')
+        self.forward = torch.compile(self.model) if compiled else self.model
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=1e-4) if task == 'train' else None
+
+    def __call__(self, x: torch.Tensor, labels: torch.Tensor) -> None:
+        autocast = torch.autocast(self.device, dtype=self.dtype, enabled=self.dtype != torch.float32)
+        if self.task == 'infer':
+            with torch.inference_mode(), autocast:
+                self.forward(x)
+            return
+        with autocast:
+            loss = F.cross_entropy(self.forward(x).float(), labels)
+        loss.backward()
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+
+
+def _sync(device: str) -> None:
     if device == 'cuda':
         torch.cuda.synchronize()
-    start = timer()
-    for _ in range(iters):
-        forward(batch)
-    if device == 'cuda':
+
+
+def _rss_kib(field: str) -> int:
+    with open('/proc/self/status') as status:
+        for line in status:
+            if line.startswith(field + ':'):
+                return int(line.split()[1])
+    raise OSError(field)
+
+
+def peak_memory_mib(step: Step, x: torch.Tensor, labels: torch.Tensor):
+    """Peak memory one step adds (MiB), see the module docstring; None where it cannot be measured."""
+    if step.device == 'cuda':
         torch.cuda.synchronize()
-    return batch.shape[0] * iters / (timer() - start)
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        step(x, labels)
+        torch.cuda.synchronize()
+        return (torch.cuda.max_memory_allocated() - before) / 2**20
+    try:
+        ctypes.CDLL('libc.so.6').malloc_trim(0)  # freed heap pages back to the OS: not counted as in use
+        with open('/proc/self/clear_refs', 'w') as clear:
+            clear.write('5')  # reset the peak-RSS mark to the current RSS
+        before = _rss_kib('VmRSS')
+    except OSError:
+        return None
+    step(x, labels)
+    return (_rss_kib('VmHWM') - before) / 1024
+
+
+def measure(steps, x, labels, args):
+    """Interleaved timing of ``steps`` (name -> Step): images/s per round, then peak memory."""
+    for _ in range(args.warmup):
+        for step in steps.values():
+            step(x, labels)
+    rates = {name: [] for name in steps}
+    for _ in range(args.repeats):
+        for name, step in steps.items():
+            _sync(args.device)
+            start = time.perf_counter()
+            for _ in range(args.iters):
+                step(x, labels)
+            _sync(args.device)
+            rates[name].append(x.shape[0] * args.iters / (time.perf_counter() - start))
+    return {
+        name: dict(img_s=statistics.median(r), spread_pct=100 * (max(r) - min(r)) / statistics.median(r), rounds=r,
+                   peak_mib=peak_memory_mib(steps[name], x, labels))
+        for name, r in rates.items()
+    }
+
+
+def _fmt(result) -> str:
+    mem = 'n/a' if result['peak_mib'] is None else f'{result["peak_mib"]:.0f}'
+    return f'{result["img_s"]:8.2f} ±{result["spread_pct"]:3.0f}% {mem:>7}'
+
+
+def check_logits(ours: nn.Module, official: nn.Module, x: torch.Tensor) -> str:
+    """Largest logit difference between ours and the official model (eval mode, fp32)."""
+    with torch.inference_mode():
+        a, b = ours.eval()(x).float(), official.eval()(x).float()
+    diff, scale = (a - b).abs().max().item(), b.abs().max().item()
+    flag = '' if diff <= 1e-4 * max(scale, 1.) else '  MISMATCH'
+    return f'max |logit diff| vs official {diff:.1e} (logits up to {scale:.2f}){flag}'
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('pairs', nargs='+', help='FAMILY:ARCH=TIMM_NAME, e.g. gcvit:t=gcvit_tiny')
+    parser.add_argument('--families', nargs='+', default=list(PAIRS), choices=list(PAIRS))
+    parser.add_argument('--dtypes', nargs='+', default=['fp32', 'bf16'], choices=list(DTYPES))
+    parser.add_argument('--modes', nargs='+', default=['eager', 'compiled'], choices=['eager', 'compiled'])
+    parser.add_argument('--tasks', nargs='+', default=['infer', 'train'], choices=['infer', 'train'])
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--size', type=int, default=224, help='input height and width')
-    parser.add_argument('--iters', type=int, default=5, help='forward passes per timed round')
-    parser.add_argument('--repeats', type=int, default=5, help='timed rounds (median reported)')
-    parser.add_argument('--warmup', type=int, default=2, help='untimed forward passes first')
+    parser.add_argument('--iters', type=int, default=1, help='steps per timed round')
+    parser.add_argument('--repeats', type=int, default=5, help='timed rounds (median and spread reported)')
+    parser.add_argument('--warmup', type=int, default=1, help='untimed steps first (compiled: includes the compile)')
     parser.add_argument('--threads', type=int, default=0, help='torch intra-op threads (0: leave as is)')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu', choices=['cpu', 'cuda'])
-    parser.add_argument('--dtype', default='float32', choices=['float32', 'float16', 'bfloat16'])
-    parser.add_argument('--timer', default='wall', choices=['wall', 'process'],
-                        help="'process': CPU seconds of this process instead of wall time; robust to other load "
-                        'on a shared machine (use with --threads 1: with more threads it counts total work)')
+    parser.add_argument('--official-repo', default=None,
+                        help='checkout of AILab-CVC/GroupMixFormer (outside this repo) for the groupmixformer pair')
+    parser.add_argument('--gmf-arch', default='s', choices=['m', 't', 's', 'b', 'l'], help='GroupMixFormer variant')
+    parser.add_argument('--gmf-fuse', action='store_true',
+                        help='inference rows: our GroupMixFormer with its BatchNorms folded (model.fuse())')
+    parser.add_argument('--with-cp', action='store_true',
+                        help='also: ours with gradient checkpointing against ours without (eager training)')
+    parser.add_argument('--json', default=None, help='also write every measurement to this JSON file')
     args = parser.parse_args(argv)
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        parser.error('--device cuda: no CUDA device here; use --device cpu')
+    if 'fp16' in args.dtypes and args.device == 'cpu':
+        print('note: fp16 autocast on the CPU runs, but few CPU kernels are fast in fp16', flush=True)
     if args.threads:
         torch.set_num_threads(args.threads)
+    official_module = load_official(args.official_repo) if args.official_repo else None
     import timm
-    amp = args.dtype != 'float32'
-    if args.timer == 'process' and args.device == 'cuda':
-        parser.error('--timer process measures CPU time; use the wall timer on CUDA')
-    timer = time.process_time if args.timer == 'process' else time.perf_counter
-    print(f'device={args.device} dtype={args.dtype} threads={torch.get_num_threads()} batch={args.batch_size} '
-          f'size={args.size} timer={args.timer} torch={torch.__version__} timm={timm.__version__}')
-    for pair in args.pairs:
-        try:
-            ours_spec, timm_name = pair.split('=')
-            family, arch = ours_spec.split(':')
-        except ValueError:
-            parser.error(f'bad pair {pair!r}: expected FAMILY:ARCH=TIMM_NAME, families {sorted(FAMILIES)}')
-        if family not in FAMILIES:
-            parser.error(f'unknown family {family!r}; choose from {sorted(FAMILIES)}')
-        ours = build_ours(family, arch).to(args.device)
-        theirs = timm.create_model(timm_name, pretrained=False, img_size=args.size) if family == 'vit' \
-            else timm.create_model(timm_name, pretrained=False)
-        theirs = theirs.eval().to(args.device)
-        batch = torch.randn(args.batch_size, 3, args.size, args.size, device=args.device)
-        forwards = {'vitzoo': lambda x: ours(x, mode='tensor'), 'timm': theirs}
-        rates = {name: [] for name in forwards}
-        with torch.inference_mode(), torch.autocast(args.device, dtype=getattr(torch, args.dtype), enabled=amp):
-            for name, forward in forwards.items():
-                for _ in range(args.warmup):
-                    forward(batch)
-            for _ in range(args.repeats):
-                for name, forward in forwards.items():
-                    rates[name].append(images_per_second(forward, batch, args.iters, args.device, timer))
-        ours_rate, timm_rate = statistics.median(rates['vitzoo']), statistics.median(rates['timm'])
-        print(f'{family}-{arch:6s} vitzoo {ours_rate:8.2f} img/s | timm {timm_name:24s} {timm_rate:8.2f} img/s | '
-              f'ratio {ours_rate / timm_rate:.2f}x  (rounds: vitzoo {[round(r, 1) for r in rates["vitzoo"]]}, '
-              f'timm {[round(r, 1) for r in rates["timm"]]})', flush=True)
+    print(f'device={args.device} threads={torch.get_num_threads()} batch={args.batch_size} size={args.size} '
+          f'repeats={args.repeats} iters={args.iters} torch={torch.__version__} timm={timm.__version__}')
+    print('img/s: median of the rounds, ±: their spread (max-min, % of the median); MiB: peak memory of one step')
+    print(f'{"family":16s} {"task":5s} {"dtype":5s} {"mode":8s} {"ours img/s":>12s} {"MiB":>7s} '
+          f'{"ref img/s":>12s} {"MiB":>7s} {"ratio":>6s}  reference')
+    records = []
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(args.batch_size, 3, args.size, args.size, generator=gen).to(args.device)
+    labels = torch.randint(0, 1000, (args.batch_size, ), generator=gen).to(args.device)
+    for family in args.families:
+        pair = build_pair(family, args, official_module)
+        if pair is None:
+            print(f'{family:16s} skipped: pass --official-repo PATH (a checkout of AILab-CVC/GroupMixFormer)')
+            continue
+        ours, reference, ref_name = pair
+        if family == 'groupmixformer':
+            print(f'{family:16s} {check_logits(ours, reference, x[:2].cpu())}', flush=True)
+        initial = {'ours': copy.deepcopy(ours.state_dict()), 'ref': copy.deepcopy(reference.state_dict())}
+        for task in args.tasks:
+            for dtype in args.dtypes:
+                for mode in args.modes:
+                    if mode == 'compiled':
+                        torch._dynamo.reset()  # fresh graphs per configuration
+                    ours.load_state_dict(initial['ours']), reference.load_state_dict(initial['ref'])
+                    mine = ours
+                    if family == 'groupmixformer' and args.gmf_fuse and task == 'infer':
+                        mine = copy.deepcopy(ours).eval()
+                        mine.model.backbone.fuse()
+                    steps = {name: Step(model, task, DTYPES[dtype], mode == 'compiled', args.device)
+                             for name, model in (('ours', mine), ('ref', reference))}
+                    result = measure(steps, x, labels, args)
+                    ratio = result['ours']['img_s'] / result['ref']['img_s']
+                    print(f'{family:16s} {task:5s} {dtype:5s} {mode:8s} {_fmt(result["ours"])} {_fmt(result["ref"])} '
+                          f'{ratio:5.2f}x  {ref_name}{"  (ours fused)" if mine is not ours else ""}', flush=True)
+                    records.append(dict(family=family, task=task, dtype=dtype, mode=mode, reference=ref_name,
+                                        ours_fused=mine is not ours,
+                                        ratio=ratio, **{k: v for k, v in result.items()}))
+        if args.with_cp:
+            cp_model = Logits(build_ours(family, PAIRS[family][0] or args.gmf_arch, with_cp=True))
+            for dtype in args.dtypes:
+                cp_model.load_state_dict(ours.state_dict())
+                steps = {name: Step(model, 'train', DTYPES[dtype], False, args.device)
+                         for name, model in (('plain', ours), ('with_cp', cp_model))}
+                result = measure(steps, x, labels, args)
+                plain, cp = result['plain'], result['with_cp']
+                mem = ('n/a' if plain['peak_mib'] is None or cp['peak_mib'] is None else
+                       f'{cp["peak_mib"] / plain["peak_mib"]:.2f}')
+                speed = cp['img_s'] / plain['img_s']
+                print(f'{family:16s} train {dtype:5s} with_cp  {_fmt(cp)} {_fmt(plain)} {speed:5.2f}x  '
+                      f'ours without with_cp; peak memory ratio {mem}, time ratio '
+                      f'{plain["img_s"] / cp["img_s"]:.2f}', flush=True)
+                records.append(dict(family=family, task='train', dtype=dtype, mode='eager with_cp', **result))
+        del ours, reference, pair
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(dict(device=args.device, threads=torch.get_num_threads(), torch=torch.__version__,
+                           batch=args.batch_size, size=args.size, results=records), f, indent=2)
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())
