@@ -22,6 +22,8 @@ def image_path(tmp_path_factory):
 def test_grad_cam_is_the_gradient_weighted_stage_map(image_path):
     torch.manual_seed(0)
     model, cfg = tool.build_classifier(CONFIG, 'none', stage=1)
+    # the config's normalisation, which mmpretrain keeps beside the model
+    assert model.data_preprocessor.mean.flatten().tolist() == pytest.approx(cfg.data_preprocessor.mean)
     inputs = torch.randn(1, 3, 32, 32)
     cam, target, scores = tool.grad_cam(model, inputs, stage=1)
     assert cam.shape == (4, 4)  # stage 1 of a 32x32 input: stride 8

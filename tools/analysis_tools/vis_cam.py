@@ -45,6 +45,8 @@ def build_classifier(config: str, checkpoint: str, stage: int):
         raise SystemExit(f'vis_cam.py: error: --stage {stage} is not a stage the classifier runs (0..{last})')
     stage %= num_stages
     backbone.out_indices = tuple(sorted({stage, last}))
+    if cfg.get('data_preprocessor') is not None:  # mmpretrain keeps it beside the model (the runner merges it)
+        cfg.model.setdefault('data_preprocessor', cfg.data_preprocessor)
     model = MODELS.build(cfg.model)
     if checkpoint.lower() != 'none':
         state_dict = find_state_dict(load_weights_file(checkpoint))
