@@ -48,7 +48,7 @@ def file_bytes(folder: Path) -> dict:
 def test_imagenet_layout(data_dir):
     root = data_dir / 'imagenet'
     assert (root / 'meta' / 'classes.txt').read_text().split() == list(DIGITS)
-    for split, per_class in (('train', 60), ('val', 10)):
+    for split, per_class in (('train', 300), ('val', 20)):
         folders = sorted(p.name for p in (root / split).iterdir())
         assert folders == [f'n{d:08d}' for d in range(10)]
         for folder in folders:
@@ -62,7 +62,7 @@ def test_imagenet_loads_with_mmpretrain(data_dir):
     from mmpretrain.datasets import CustomDataset, ImageNet
     root = str(data_dir / 'imagenet')
     classes = str(data_dir / 'imagenet' / 'meta' / 'classes.txt')
-    for split, n in (('train', 600), ('val', 100)):
+    for split, n in (('train', 3000), ('val', 200)):
         dataset = ImageNet(data_root=root, split=split, classes=classes)
         assert len(dataset) == n and dataset.CLASSES == DIGITS
         labels = dataset.get_gt_labels()
@@ -70,12 +70,12 @@ def test_imagenet_loads_with_mmpretrain(data_dir):
         # Folder n0000000d holds digit d.
         assert all(f'n{label:08d}' in dataset.get_data_info(i)['img_path'] for i, label in enumerate(labels))
     folders = CustomDataset(data_root=root, data_prefix='train')
-    assert len(folders) == 600 and folders.CLASSES == tuple(f'n{d:08d}' for d in range(10))
+    assert len(folders) == 3000 and folders.CLASSES == tuple(f'n{d:08d}' for d in range(10))
 
 
 # ---------------------------------------------------------------------------------------------- coco
 @pytest.mark.filterwarnings('ignore:__array__ implementation:DeprecationWarning')  # pycocotools vs numpy 2
-@pytest.mark.parametrize('split,n_images', [('train2017', 32), ('val2017', 8)])
+@pytest.mark.parametrize('split,n_images', [('train2017', 96), ('val2017', 24)])
 def test_coco_annotations_are_valid_and_follow_the_digits(data_dir, split, n_images):
     root = data_dir / 'coco'
     coco = quiet_coco(root / 'annotations' / f'instances_{split}.json')
@@ -86,10 +86,10 @@ def test_coco_annotations_are_valid_and_follow_the_digits(data_dir, split, n_ima
     for image_id, info in coco.imgs.items():
         image = Image.open(root / split / info['file_name'])
         assert image.size == (info['width'], info['height'])
-        assert 160 <= info['width'] <= 320 and 160 <= info['height'] <= 320
+        assert 128 <= info['width'] <= 224 and 128 <= info['height'] <= 224
         sides += [info['width'], info['height']]
         anns = coco.loadAnns(coco.getAnnIds(imgIds=[image_id]))
-        assert 1 <= len(anns) <= 4
+        assert 1 <= len(anns) <= 3
         luma = np.asarray(image.convert('RGB'), np.float64) @ LUMA
         for ann in anns:
             x, y, w, h = ann['bbox']
@@ -114,7 +114,7 @@ def test_coco_annotations_are_valid_and_follow_the_digits(data_dir, split, n_ima
 
 def test_coco_loads_with_mmdet(data_dir):
     from mmdet.datasets import CocoDataset
-    for split, n_images in (('train2017', 32), ('val2017', 8)):
+    for split, n_images in (('train2017', 96), ('val2017', 24)):
         dataset = CocoDataset(data_root=str(data_dir / 'coco') + '/',
                               ann_file=f'annotations/instances_{split}.json',
                               data_prefix=dict(img=f'{split}/'), metainfo=dict(classes=DIGITS), pipeline=[])
@@ -131,7 +131,7 @@ def test_ade20k_loads_with_mmseg_and_labels_are_digits(data_dir):
     from mmcv.transforms import LoadImageFromFile
     from mmseg.datasets import ADE20KDataset
     from mmseg.datasets.transforms import LoadAnnotations  # mmseg's: by name, the registry may pick mmcv's
-    for split, n_images in (('training', 32), ('validation', 8)):
+    for split, n_images in (('training', 64), ('validation', 16)):
         dataset = ADE20KDataset(
             data_root=str(data_dir / 'ade20k'),
             data_prefix=dict(img_path=f'images/{split}', seg_map_path=f'annotations/{split}'),

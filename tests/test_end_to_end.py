@@ -36,7 +36,7 @@ def _run(args, log_path):
 
 
 def test_dist_train_test_and_resume_with_two_processes(data_root, tmp_path):
-    config = 'configs/gcvit/gcvit-demo_2xb16_embedded-in1k.py'
+    config = 'configs/gcvit/gcvit-demo_2xb64_embedded-in1k.py'
     root = str(data_root / 'imagenet')
     data = [f'{split}_dataloader.dataset.data_root={root}' for split in ('train', 'val', 'test')]
     work_dir = tmp_path / 'work'

@@ -15,7 +15,7 @@ Usage::
 Layout under ``--out`` and the dataset settings that read it (``DIR`` is the ``--out`` folder):
 
 ``imagenet/`` - ImageNet-1K folder layout, 10 classes (``n00000000`` .. ``n00000009`` = digits 0-9),
-60 train and 10 val images (64x64) per class, and ``meta/classes.txt`` with the class names
+300 train and 20 val images (64x64) per class, and ``meta/classes.txt`` with the class names
 (``zero`` .. ``nine``, one per line, in folder order). mmpretrain::
 
     dict(type='ImageNet', data_root='DIR/imagenet', split='train',  # or 'val'
@@ -28,9 +28,9 @@ Layout under ``--out`` and the dataset settings that read it (``DIR`` is the ``-
     would read labels from the file and silently keep the 1000 default names.
 
 ``coco/`` - COCO instances: ``annotations/instances_{train,val}2017.json``, ``{train,val}2017/*.jpg``;
-32 train and 8 val images of 160-320 px per side with 1-4 digits each; categories ``zero`` .. ``nine``
-(ids 1-10, supercategory ``digit``); polygons trace the outer outline of the digit strokes, ``bbox`` is
-their tight box and ``area`` their area; digits never overlap. mmdet::
+96 train and 24 val images of 128-224 px per side with 1-3 digits (in 40-88 px squares) each;
+categories ``zero`` .. ``nine`` (ids 1-10, supercategory ``digit``); polygons trace the outer outline
+of the digit strokes, ``bbox`` is their tight box and ``area`` their area; digits never overlap. mmdet::
 
     dict(type='CocoDataset', data_root='DIR/coco/',
          ann_file='annotations/instances_train2017.json', data_prefix=dict(img='train2017/'),
@@ -39,9 +39,10 @@ their tight box and ``area`` their area; digits never overlap. mmdet::
     # and num_classes=10 in the bbox/mask heads.
 
 ``ade20k/`` - ADE20K layout: ``images/{training,validation}/*.jpg`` and
-``annotations/{training,validation}/*.png`` (same basenames, single-channel uint8); 32 training and
-8 validation images of 192-320 px per side. Pixel values: 1 = background, digit d = d + 2, so after
-``reduce_zero_label=True`` class 0 is background ("wall") and classes 1-10 are the digits 0-9.
+``annotations/{training,validation}/*.png`` (same basenames, single-channel uint8); 64 training and
+16 validation images of 128-224 px per side with 1-3 digits (in 40-96 px squares) each. Pixel values:
+1 = background, digit d = d + 2, so after ``reduce_zero_label=True`` class 0 is background ("wall") and
+classes 1-10 are the digits 0-9.
 mmseg::
 
     dict(type='ADE20KDataset', data_root='DIR/ade20k',
@@ -86,7 +87,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-FORMAT_VERSION = 2  # bump when the written content changes, so old stamps stop matching
+FORMAT_VERSION = 3  # bump when the written content changes, so old stamps stop matching
 STAMP_NAME = '.embedded_data.json'
 TASKS = ('imagenet', 'coco', 'ade20k', 'cifar')
 DIGIT_NAMES = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine')
@@ -104,16 +105,19 @@ VAL_FRACTION = 0.25  # share of each digit class kept for val/test images, disjo
 SPLIT_POOL = {'train': 'train', 'val': 'val', 'test': 'val', 'train2017': 'train', 'val2017': 'val',
               'training': 'train', 'validation': 'val'}
 
-# Sizes of each set; small enough that every set together stays around 4 MB (ImageNet has the most
+# Sizes of each set; small enough that every set together stays around 10 MB (ImageNet has the most
 # images per class, so that a small transformer trained from scratch generalises to unseen writers).
-IMAGENET_PER_CLASS = {'train': 60, 'val': 10}
+IMAGENET_PER_CLASS = {'train': 300, 'val': 20}
 IMAGENET_SIZE = 64
-COCO_IMAGES = {'train2017': 32, 'val2017': 8}
-COCO_SIDE = (160, 320)
-COCO_DIGIT_SIDE = (32, 112)
-ADE_IMAGES = {'training': 32, 'validation': 8}
-ADE_SIDE = (192, 320)
-ADE_DIGIT_SIDE = (48, 140)
+# The detection and segmentation scenes are small, with 1-3 large digits each, so that a model fine-tuned
+# from the classification demo learns them within a few minutes on a CPU (the demo's time limit).
+COCO_IMAGES = {'train2017': 96, 'val2017': 24}
+COCO_SIDE = (128, 224)
+COCO_DIGIT_SIDE = (40, 88)
+ADE_IMAGES = {'training': 64, 'validation': 16}
+ADE_SIDE = (128, 224)
+ADE_DIGIT_SIDE = (40, 96)
+DIGITS_PER_SCENE = (1, 3)
 CIFAR10_PER_BATCH = 20
 CIFAR100_COUNTS = {'train': 100, 'test': 20}
 ADE_BACKGROUND = 1  # ADE20K's reduce_zero_label maps 1 -> class 0 and d + 2 -> class d + 1
@@ -289,34 +293,37 @@ def photo_crop(photos: Sequence[np.ndarray], height: int, width: int,
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
-def ink_colour(patch: np.ndarray, rng: np.random.Generator, min_contrast: float = 90.0,
+def ink_colour(patches: Sequence[np.ndarray], rng: np.random.Generator, min_contrast: float = 90.0,
                tries: int = 20) -> np.ndarray:
-    """Pick a random colour whose brightness clearly differs from the background under the digit.
+    """Pick a random colour whose brightness clearly differs from each background patch.
 
     Hue and saturation are random (colour is no cue to the class); brightness contrast keeps the
     digit visible, and hence the data learnable. Value alone does not decide brightness (saturated
     blue at full value is darker than mid-gray), so candidates are checked on luma.
 
     Args:
-        patch: RGB pixels of the background under the digit, shape (..., 3).
+        patches: RGB pixels of the backgrounds to stand out from, each of shape (..., 3): the pixels
+            under the digit, and for scenes also those around it (a digit pasted across an edge in the
+            photo must stand out from both sides).
         rng: The generator.
-        min_contrast: Least luma difference to the background mean, in gray levels.
+        min_contrast: Least luma difference to each patch's mean, in gray levels.
         tries: Candidates to draw before falling back to black or white.
 
     Returns:
         A float32 RGB colour in [0, 255].
     """
     luma_weights = np.array([0.299, 0.587, 0.114], np.float32)
-    background = float(patch.reshape(-1, 3).astype(np.float32).mean(0) @ luma_weights)
+    backgrounds = [float(p.reshape(-1, 3).astype(np.float32).mean(0) @ luma_weights) for p in patches]
     for _ in range(tries):
         hsv = np.array([[[rng.integers(180), rng.integers(80, 256), rng.integers(256)]]], np.uint8)
         colour = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
-        if abs(float(colour @ luma_weights) - background) >= min_contrast:
+        if all(abs(float(colour @ luma_weights) - b) >= min_contrast for b in backgrounds):
             return colour
-    return np.full(3, 0.0 if background > 127 else 255.0, np.float32)
+    return np.full(3, 0.0 if np.mean(backgrounds) > 127 else 255.0, np.float32)
 
 
-def paste(image: np.ndarray, alpha: np.ndarray, x: int, y: int, rng: np.random.Generator) -> None:
+def paste(image: np.ndarray, alpha: np.ndarray, x: int, y: int, rng: np.random.Generator,
+          contrast_around: bool = False) -> None:
     """Composite a digit into ``image`` in place.
 
     Args:
@@ -325,10 +332,16 @@ def paste(image: np.ndarray, alpha: np.ndarray, x: int, y: int, rng: np.random.G
         x: Left column of the mask in the image.
         y: Top row of the mask in the image.
         rng: The generator (colour).
+        contrast_around: Whether the ink must also stand out from the rest of the digit's square
+            (for scenes, whose annotations outline the ink against its surroundings).
     """
     h, w = alpha.shape
     region = image[y:y + h, x:x + w].astype(np.float32)
-    colour = ink_colour(region[alpha > 0.5] if (alpha > 0.5).any() else region, rng)
+    ink = alpha > 0.5
+    patches = [region[ink] if ink.any() else region]
+    if contrast_around and (~ink).any():
+        patches.append(region[~ink])
+    colour = ink_colour(patches, rng)
     blended = region * (1 - alpha[..., None]) + colour * alpha[..., None]
     image[y:y + h, x:x + w] = np.clip(blended, 0, 255).astype(np.uint8)
 
@@ -411,7 +424,7 @@ def make_scene(sources: Sources, pool: DigitPool, height: int, width: int,
                side_range: Tuple[int, int], rng: np.random.Generator,
                accept: Callable[[np.ndarray], bool] = lambda mask: bool(mask.any()),
                ) -> Tuple[np.ndarray, List[PastedDigit]]:
-    """Paste 1-4 random digits at random scales and positions onto a photo crop.
+    """Paste ``DIGITS_PER_SCENE`` random digits at random scales and positions onto a photo crop.
 
     Args:
         sources: The loaded sources.
@@ -429,7 +442,7 @@ def make_scene(sources: Sources, pool: DigitPool, height: int, width: int,
     image = photo_crop(sources.photos, height, width, rng)
     taken: List[Tuple[int, int, int]] = []
     pasted: List[PastedDigit] = []
-    for _ in range(int(rng.integers(1, 5))):
+    for _ in range(int(rng.integers(DIGITS_PER_SCENE[0], DIGITS_PER_SCENE[1] + 1))):
         digit = int(rng.integers(10))
         side = int(rng.integers(side_range[0], min(side_range[1], height, width) + 1))
         spot = free_spot(height, width, side, taken, rng)
@@ -441,7 +454,7 @@ def make_scene(sources: Sources, pool: DigitPool, height: int, width: int,
                 break
         else:
             continue
-        paste(image, alpha, spot[0], spot[1], rng)
+        paste(image, alpha, spot[0], spot[1], rng, contrast_around=True)
         taken.append((spot[0], spot[1], side))
         pasted.append(PastedDigit(digit, spot[0], spot[1], alpha > 0.5))
     if not pasted:  # every render rejected (never seen in practice): draw the scene again

@@ -1,0 +1,58 @@
+"""End-to-end run of the README's demo (``tools/demo.py``, what ``bash tools/demo.sh`` runs after the setup).
+
+Every task must visibly learn on the embedded validation sets (floors a little under the demo's targets of
+top-1 90 %, bbox mAP_50 0.5 and mIoU 50, to allow for noise), and every picture the summary names must be
+a real PNG. Takes about as long as the demo (minutes); it writes the embedded data to ``data/embedded`` and
+the published classifier to ``work_dirs/demo``, as the demo does.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from contract import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope='module')
+def demo(tmp_path_factory):
+    work_dir = tmp_path_factory.mktemp('demo')
+    env = dict(os.environ, PYTHON=sys.executable)
+    result = subprocess.run([sys.executable, 'tools/demo.py', '--work-dir', str(work_dir)], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=3600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = json.loads((work_dir / 'summary.json').read_text())
+    return summary, result.stdout
+
+
+def test_every_task_learns(demo):
+    summary, _ = demo
+    metrics = {row['name']: dict(row['metrics']) for row in summary['rows']}
+    assert set(metrics) == {'classification', 'detection', 'segmentation', 'segmentation (--tta)'}
+    assert metrics['classification']['top-1 (%)'] >= 85
+    assert metrics['detection']['bbox mAP_50'] >= 0.45
+    assert 0 < metrics['detection']['bbox mAP'] <= metrics['detection']['bbox mAP_50']
+    assert 0 < metrics['detection']['mask mAP'] <= metrics['detection']['mask mAP_50']
+    for name in ('segmentation', 'segmentation (--tta)'):
+        assert metrics[name]['mIoU (%)'] >= 45  # over all 11 classes: the digits, not only the background
+
+
+def test_pictures_are_pngs_named_on_the_last_screen(demo):
+    summary, stdout = demo
+    pictures = [p for row in summary['rows'] for p in row['pictures']] + [summary['loss_curves']]
+    # predictions of each task, the classifier's Grad-CAM and the loss curves of the three runs
+    assert sorted(os.path.join(os.path.basename(os.path.dirname(p)), os.path.basename(p)) for p in pictures[:-1]) \
+        == ['classification/attention.png', 'classification/predictions.png', 'detection/predictions.png',
+            'segmentation/predictions.png']
+    assert os.path.basename(pictures[-1]) == 'loss_curves.png'
+    screen = stdout[stdout.rindex('Demo finished'):]
+    for path in pictures:
+        assert os.path.relpath(path, ROOT) in screen
+        with Image.open(path) as image:
+            assert image.format == 'PNG' and min(image.size) >= 64
+            pixels = image.convert('L').getextrema()
+            assert pixels[1] - pixels[0] > 50  # a drawing, not a blank canvas
