@@ -11,7 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 __all__ = [
-    'attention', 'pad_to_multiple', 'window_partition', 'window_reverse', 'RelativePositionBias',
+    'attention', 'is_tracing', 'pad_to_multiple', 'window_partition', 'window_reverse', 'RelativePositionBias',
     'resize_relative_position_table', 'Mlp', 'to_2tuple'
 ]
 
@@ -57,6 +57,12 @@ def attention(q: torch.Tensor,
     return attn @ v
 
 
+def is_tracing() -> bool:
+    """True while torch.compile or torch.export traces the model: code then takes shape-independent
+    paths (no branch on a size), so one graph serves every input size."""
+    return torch.compiler.is_compiling()
+
+
 def pad_to_multiple(x: torch.Tensor, multiple: Tuple[int, int], channels_last: bool = True) -> torch.Tensor:
     """Zero-pad the bottom and right of a feature map so its H and W divide by ``multiple``.
 
@@ -67,7 +73,9 @@ def pad_to_multiple(x: torch.Tensor, multiple: Tuple[int, int], channels_last: b
     h, w = (x.shape[1], x.shape[2]) if channels_last else (x.shape[2], x.shape[3])
     pad_h = (multiple[0] - h % multiple[0]) % multiple[0]
     pad_w = (multiple[1] - w % multiple[1]) % multiple[1]
-    if pad_h == 0 and pad_w == 0:
+    # Eager skips a no-op pad; a traced graph (torch.compile, torch.export, ONNX) always pads, by a
+    # size-dependent amount that may be zero, so it branches on no shape and serves every size.
+    if not is_tracing() and pad_h == 0 and pad_w == 0:
         return x
     if channels_last:
         return F.pad(x, (0, 0, 0, pad_w, 0, pad_h))

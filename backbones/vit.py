@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from mmcv.cnn.bricks import DropPath
 
 from .base import BaseBackbone
-from .layers import Mlp, attention, pad_to_multiple, to_2tuple
+from .layers import Mlp, attention, is_tracing, pad_to_multiple, to_2tuple
 from .registry import MODELS
 
 __all__ = ['ViT', 'ResNetV2Stem', 'StdConv2d', 'resize_pos_embed']
@@ -48,7 +48,7 @@ def resize_pos_embed(pos_embed: torch.Tensor, old_grid: Tuple[int, int], new_gri
     input dtype.
     """
     old_grid, new_grid = tuple(old_grid), tuple(new_grid)
-    if old_grid == new_grid:
+    if not is_tracing() and old_grid == new_grid:  # traced: resizing to the same grid is exact
         return pos_embed
     extra, grid = pos_embed[:, :num_extra_tokens], pos_embed[:, num_extra_tokens:]
     channels = grid.shape[-1]

@@ -26,6 +26,7 @@ STACK=(
   "numpy<2.4"                    # numpy 2.4 removed np.in1d, used by mmpretrain's retrieval metrics
   "ftfy" "regex"                 # imported by mmseg without being declared
   "safetensors"
+  "onnx" "onnxscript" "onnxruntime"  # tools/deployment/export_onnx.py: torch.onnx's dynamo exporter and the check
   "scikit-learn" "scikit-image"  # real images (digits, photos) for the embedded data sets
   "pytest"
 )
