@@ -191,7 +191,7 @@ class GCViTBlock(nn.Module):
         _, h, w, _ = x.shape
         padded = pad_to_multiple(self.norm1(x), self.window_size)
         windows = self.attn(window_partition(padded, self.window_size), q_global)
-        y = window_reverse(windows, self.window_size, padded.shape[1:3])[:, :h, :w]
+        y = window_reverse(windows, self.window_size, padded.shape[1:3], (h, w))
         if self.gamma1 is not None:
             y = y * self.gamma1
         x = x + self.drop_path(y)
