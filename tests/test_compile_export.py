@@ -69,8 +69,8 @@ def test_autocast_runs_close_to_float32(cfg, dtype):
 def test_attention_finite_in_float16_where_unscaled_logits_overflow(fused):
     from backbones.layers import attention
     torch.manual_seed(0)
-    q = torch.randn(2, 2, 49, 64) * 40  # |q.k| reaches ~1e5 > 65504, times 64**-0.5: ~1.3e4
-    k = torch.randn(2, 2, 49, 64) * 40
+    q = torch.randn(2, 2, 49, 64) * 60  # |q.k| reaches ~1e5 > 65504; times 64**-0.5, ~1.3e4
+    k = torch.randn(2, 2, 49, 64) * 60
     v = torch.randn(2, 2, 49, 64)
     bias = torch.randn(1, 2, 49, 49)
     assert not torch.isfinite(q.half() @ k.half().transpose(-2, -1)).all()  # the case is real
@@ -92,6 +92,7 @@ def _graph_counter():
     return backend, graphs
 
 
+@pytest.mark.slow  # about a minute per family on 2 busy cores: symbolic shapes through four stages
 @pytest.mark.parametrize('cfg', FAMILIES)
 def test_compile_fullgraph_two_sizes_and_dynamic(cfg):
     """fullgraph=True raises on any graph break; with dynamic=True one graph serves both sizes."""
@@ -120,6 +121,7 @@ def test_inductor_fullgraph_matches_eager(cfg):
 
 
 # ------------------------------------------------------------------------------------- torch.export
+@pytest.mark.slow
 @pytest.mark.parametrize('cfg', FAMILIES)
 def test_export_with_dynamic_height_and_width(cfg):
     model = _model(cfg)
