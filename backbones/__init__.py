@@ -6,6 +6,7 @@ Importing this package registers every backbone under the ``backbones`` scope
 torchvision importable where the environment's start-up hook does not (see :mod:`backbones._compat`).
 """
 from . import _compat  # noqa: F401  (before anything here imports torchvision)
+from .amp import AutocastOptimWrapper
 from .base import BaseBackbone
 from .davit import DaViT
 from .gcvit import GCViT
@@ -13,4 +14,6 @@ from .groupmixformer import GroupMixFormer
 from .layer_decay import LayerDecayOptimWrapperConstructor
 from .vit import ViT
 
-__all__ = ['BaseBackbone', 'DaViT', 'GCViT', 'GroupMixFormer', 'LayerDecayOptimWrapperConstructor', 'ViT']
+__all__ = [
+    'AutocastOptimWrapper', 'BaseBackbone', 'DaViT', 'GCViT', 'GroupMixFormer', 'LayerDecayOptimWrapperConstructor', 'ViT'
+]

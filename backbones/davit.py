@@ -147,7 +147,7 @@ class SpatialBlock(nn.Module):
         windows = pad_to_multiple(self.norm1(x), self.window_size)
         padded_hw = windows.shape[1:3]
         windows = self.attn(window_partition(windows, self.window_size))
-        attn = window_reverse(windows, self.window_size, padded_hw)[:, :height, :width]
+        attn = window_reverse(windows, self.window_size, padded_hw, (height, width))
         x = x + self.drop_path(attn)
         x = self.cpe_mlp(x)
         return x + self.drop_path(self.mlp(self.norm2(x)))

@@ -20,7 +20,8 @@ import torch.nn.functional as F
 from mmcv.cnn.bricks import DropPath
 
 from .base import BaseBackbone
-from .layers import Mlp, RelativePositionBias, attention, pad_to_multiple, to_2tuple, window_partition, window_reverse
+from .layers import (Mlp, RelativePositionBias, attention, is_tracing, pad_to_multiple, to_2tuple, window_partition,
+                     window_reverse)
 from .registry import MODELS
 
 __all__ = ['GCViT']
@@ -119,8 +120,9 @@ class GlobalQueryGenerator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.blocks(x)
-        if tuple(x.shape[-2:]) != self.window_size:
-            # Any input size: the official detection code resizes the pooled map to the window.
+        if is_tracing() or tuple(x.shape[-2:]) != self.window_size:
+            # Any input size: the official detection code resizes the pooled map to the window (a
+            # traced graph always does: resizing to the same size is exact, and it spares a shape branch).
             x = F.interpolate(x, size=self.window_size, mode='bicubic', align_corners=False)
         b, c = x.shape[:2]
         return x.flatten(2).transpose(1, 2).reshape(b, -1, self.num_heads, c // self.num_heads).transpose(1, 2)
@@ -189,7 +191,7 @@ class GCViTBlock(nn.Module):
         _, h, w, _ = x.shape
         padded = pad_to_multiple(self.norm1(x), self.window_size)
         windows = self.attn(window_partition(padded, self.window_size), q_global)
-        y = window_reverse(windows, self.window_size, padded.shape[1:3])[:, :h, :w]
+        y = window_reverse(windows, self.window_size, padded.shape[1:3], (h, w))
         if self.gamma1 is not None:
             y = y * self.gamma1
         x = x + self.drop_path(y)

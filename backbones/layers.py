@@ -11,7 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 __all__ = [
-    'attention', 'pad_to_multiple', 'window_partition', 'window_reverse', 'RelativePositionBias',
+    'attention', 'is_tracing', 'pad_to_multiple', 'window_partition', 'window_reverse', 'RelativePositionBias',
     'resize_relative_position_table', 'Mlp', 'to_2tuple'
 ]
 
@@ -57,6 +57,12 @@ def attention(q: torch.Tensor,
     return attn @ v
 
 
+def is_tracing() -> bool:
+    """True while torch.compile or torch.export traces the model: code then takes shape-independent
+    paths (no branch on a size), so one graph serves every input size."""
+    return torch.compiler.is_compiling()
+
+
 def pad_to_multiple(x: torch.Tensor, multiple: Tuple[int, int], channels_last: bool = True) -> torch.Tensor:
     """Zero-pad the bottom and right of a feature map so its H and W divide by ``multiple``.
 
@@ -65,9 +71,13 @@ def pad_to_multiple(x: torch.Tensor, multiple: Tuple[int, int], channels_last: b
         multiple (tuple[int, int]): the (height, width) multiple.
     """
     h, w = (x.shape[1], x.shape[2]) if channels_last else (x.shape[2], x.shape[3])
-    pad_h = (multiple[0] - h % multiple[0]) % multiple[0]
-    pad_w = (multiple[1] - w % multiple[1]) % multiple[1]
-    if pad_h == 0 and pad_w == 0:
+    # ceil(h / m) * m - h: written as a product, a symbolic size (torch.compile(dynamic=True), export)
+    # stays a simple expression whose windows the later views can split without proving a modulus.
+    pad_h = (h + multiple[0] - 1) // multiple[0] * multiple[0] - h
+    pad_w = (w + multiple[1] - 1) // multiple[1] * multiple[1] - w
+    # Eager skips a no-op pad; a traced graph (torch.compile, torch.export, ONNX) always pads, by a
+    # size-dependent amount that may be zero, so it branches on no shape and serves every size.
+    if not is_tracing() and pad_h == 0 and pad_w == 0:
         return x
     if channels_last:
         return F.pad(x, (0, 0, 0, pad_w, 0, pad_h))
@@ -85,13 +95,21 @@ def window_partition(x: torch.Tensor, window_size: Tuple[int, int]) -> torch.Ten
     return x.reshape(-1, wh * ww, c)
 
 
-def window_reverse(windows: torch.Tensor, window_size: Tuple[int, int], hw: Tuple[int, int]) -> torch.Tensor:
-    """Inverse of :func:`window_partition`: ``(B * num_windows, wh * ww, C)`` to ``(B, H, W, C)``."""
+def window_reverse(windows: torch.Tensor, window_size: Tuple[int, int], hw: Tuple[int, int],
+                   crop_hw: Optional[Tuple[int, int]] = None) -> torch.Tensor:
+    """Inverse of :func:`window_partition`: ``(B * num_windows, wh * ww, C)`` to ``(B, H, W, C)``, cropped
+    to ``crop_hw`` (the size before :func:`pad_to_multiple`) when given."""
     h, w = hw
     wh, ww = window_size
     c = windows.shape[-1]
-    x = windows.view(-1, h // wh, w // ww, wh, ww, c).permute(0, 1, 3, 2, 4, 5)
-    return x.reshape(-1, h, w, c)
+    x = windows.view(-1, h // wh, w // ww, wh, ww, c).permute(0, 1, 3, 2, 4, 5).reshape(-1, h, w, c)
+    if crop_hw is None:
+        return x
+    if not is_tracing():
+        return x[:, :crop_hw[0], :crop_hw[1]]
+    # Traced: crop by a negative pad, whose output is a new tensor: a slice would make later ops ask
+    # whether the crop was a no-op (a guard on the size, another graph for every other padding).
+    return F.pad(x, (0, 0, 0, crop_hw[1] - w, 0, crop_hw[0] - h))
 
 
 def resize_relative_position_table(table: torch.Tensor, window_size: Tuple[int, int]) -> torch.Tensor:

@@ -9,6 +9,7 @@ from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
+from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
 from mmengine.registry import Registry
 
 MODELS = Registry('model', parent=MMENGINE_MODELS, scope='backbones', locations=['backbones'])
@@ -21,3 +22,4 @@ OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     locations=['backbones'])
 # Hooks the tools add to every run (backbones/runtime.py, loaded on the first lookup).
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='backbones', locations=['backbones.runtime'])
+OPTIM_WRAPPERS = Registry('optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS, scope='backbones', locations=['backbones'])

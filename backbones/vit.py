@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from mmcv.cnn.bricks import DropPath
 
 from .base import BaseBackbone
-from .layers import Mlp, attention, pad_to_multiple, to_2tuple
+from .layers import Mlp, attention, is_tracing, pad_to_multiple, to_2tuple
 from .registry import MODELS
 
 __all__ = ['ViT', 'ResNetV2Stem', 'StdConv2d', 'HYBRID_STEMS', 'resize_pos_embed']
@@ -44,17 +44,19 @@ def resize_pos_embed(pos_embed: torch.Tensor, old_grid: Tuple[int, int], new_gri
 
     The extra (class) token embeddings are kept; the grid is resized bilinearly with aligned corners
     (the corner embeddings stay where they are), which is what the reference loader's
-    ``scipy.ndimage.zoom(order=1)`` computes. Runs in float64 for the same reason and returns the
-    input dtype.
+    ``scipy.ndimage.zoom(order=1)`` computes. Runs in float64 for the same reason (float32 when traced)
+    and returns the input dtype.
     """
     old_grid, new_grid = tuple(old_grid), tuple(new_grid)
-    if old_grid == new_grid:
+    if not is_tracing() and old_grid == new_grid:  # traced: resizing to the same grid is exact
         return pos_embed
     extra, grid = pos_embed[:, :num_extra_tokens], pos_embed[:, num_extra_tokens:]
     channels = grid.shape[-1]
     if grid.shape[1] != old_grid[0] * old_grid[1]:
         raise ValueError(f'position embedding has {grid.shape[1]} grid tokens, not {old_grid[0]}x{old_grid[1]}')
-    grid = grid.reshape(1, old_grid[0], old_grid[1], channels).permute(0, 3, 1, 2).double()
+    # Traced graphs (ONNX Resize has no float64 kernel in onnxruntime) resize in float32: ~1e-7 apart.
+    grid = grid.reshape(1, old_grid[0], old_grid[1], channels).permute(0, 3, 1, 2)
+    grid = grid.float() if is_tracing() else grid.double()
     grid = F.interpolate(grid, size=new_grid, mode='bilinear', align_corners=True)
     grid = grid.permute(0, 2, 3, 1).reshape(1, new_grid[0] * new_grid[1], channels).to(pos_embed.dtype)
     return torch.cat([extra, grid], dim=1)

@@ -27,6 +27,7 @@ STACK=(
   "ftfy" "regex"                 # imported by mmseg without being declared
   "safetensors"
   "seaborn"                      # imported by the toolboxes' own analyze_logs.py (plot_curve) without being declared
+  "onnx" "onnxscript" "onnxruntime"  # tools/deployment/export_onnx.py: torch.onnx's dynamo exporter and the check
   "scikit-learn" "scikit-image"  # real images (digits, photos) for the embedded data sets
   "pytest"
 )

@@ -17,6 +17,7 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from backbones.amp import enable_amp  # noqa: E402
 from backbones.checkpoint import UnsafeCheckpointError, trust_checkpoints_in  # noqa: E402
 from backbones.fault_tolerance import guard_run  # noqa: E402
 from backbones.preflight import InputError, check_data, merge_cfg_options  # noqa: E402
@@ -29,6 +30,8 @@ def parse_args(argv=None):
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='where the evaluation logs go (default: work_dirs/<config name>)')
     parser.add_argument('--tta', action='store_true', help="use the config's test-time augmentation")
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision: float16 autocast on a GPU, bfloat16 on a CPU')
     parser.add_argument('--out', help='dump the raw predictions to this pickle file')
     parser.add_argument('--trust-checkpoint', action='store_true',
                         help='fully unpickle CHECKPOINT, a file vitzoo did not write (only if you trust its '
@@ -53,6 +56,8 @@ def build_config(args) -> Config:
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
+    if args.amp:
+        enable_amp(cfg, training=False)
     if args.tta:
         if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
             sys.exit(f'test.py: error: {args.config} has no tta_model/tta_pipeline for --tta')

@@ -14,11 +14,11 @@ import sys
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 import backbones  # noqa: E402,F401  (first: registers the backbones and makes torchvision importable on CPU)
-import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from backbones.amp import enable_amp  # noqa: E402
 from backbones.checkpoint import UnsafeCheckpointError  # noqa: E402
 from backbones.fault_tolerance import guard_run  # noqa: E402
 from backbones.preflight import InputError, check_data, merge_cfg_options  # noqa: E402
@@ -31,7 +31,8 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', help='where logs and checkpoints go (default: work_dirs/<config name>)')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from this checkpoint, or from the latest one in the work dir if no path')
-    parser.add_argument('--amp', action='store_true', help='automatic mixed precision (needs CUDA)')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision: float16 with loss scaling on a GPU, bfloat16 on a CPU')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the learning rate by the actual batch size / auto_scale_lr.base_batch_size')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -52,10 +53,10 @@ def build_config(args) -> Config:
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
     if args.amp:
-        if not torch.cuda.is_available():
-            sys.exit('train.py: error: --amp needs a CUDA device (mmengine runs AMP on GPUs only)')
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        try:
+            enable_amp(cfg, training=True)
+        except ValueError as err:
+            sys.exit(f'train.py: error: {err}')
     if args.auto_scale_lr:
         if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
             sys.exit('train.py: error: --auto-scale-lr needs auto_scale_lr.base_batch_size in the config')

@@ -1,0 +1,57 @@
+#!/usr/bin/env python
+"""Export a config's model to ONNX and check it against PyTorch in onnxruntime.
+
+    python tools/deployment/export_onnx.py CONFIG OUT.onnx [--checkpoint CKPT] [--shape H W] [--dynamic]
+
+Exports what a deployment runs on a normalised (B, 3, H, W) batch: a classifier's logits, a segmentor's
+decode-head logits (``model(x, mode='tensor')``), a detector's backbone + neck pyramid (``extract_feat``).
+``--dynamic`` makes batch, height and width symbolic (sides multiples of 32). The exported file is then
+run in onnxruntime on random inputs (the export shape, and a second shape with ``--dynamic``) and the
+largest absolute difference to PyTorch is printed. See :mod:`backbones.deploy`.
+"""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
+import backbones  # noqa: E402,F401  (first: registers the backbones and makes torchvision importable on CPU)
+from backbones.checkpoint import UnsafeCheckpointError  # noqa: E402
+from backbones.deploy import SIZE_MULTIPLE, build_export_module, check_export_args, compare_onnx, export_onnx  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Export a model to ONNX and compare it with PyTorch')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('out', help='ONNX file to write')
+    parser.add_argument('--checkpoint', help='weights to load (default: the random initialisation)')
+    parser.add_argument('--shape', type=int, nargs='+', default=[224, 224], metavar='H W',
+                        help='input height and width of the export (default: 224 224)')
+    parser.add_argument('--dynamic', action='store_true',
+                        help=f'symbolic batch, height and width (sides multiples of {SIZE_MULTIPLE})')
+    parser.add_argument('--opset', type=int, help='ONNX opset (default: the exporter\'s)')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        check_export_args(args.config, args.checkpoint, args.shape)
+        if args.dynamic and any(s % SIZE_MULTIPLE for s in args.shape):
+            raise ValueError(f'--shape {args.shape[0]} {args.shape[1]} with --dynamic: each side must be a '
+                             f'multiple of {SIZE_MULTIPLE}')
+        module, _ = build_export_module(args.config, args.checkpoint)
+    except (ValueError, UnsafeCheckpointError) as err:
+        sys.exit(f'export_onnx.py: error: {err}')
+    h, w = args.shape
+    export_onnx(module, args.out, (h, w), dynamic=args.dynamic, opset=args.opset)
+    print(f'exported {module.task} model of {args.config} to {args.out} '
+          f'({"dynamic batch, H, W" if args.dynamic else f"1x3x{h}x{w}"})')
+    shapes = [(h, w)] + ([(h + SIZE_MULTIPLE, w + 2 * SIZE_MULTIPLE)] if args.dynamic else [])
+    errors = compare_onnx(module, args.out, shapes, batch=2 if args.dynamic else 1)
+    for (sh, sw), error in errors.items():
+        print(f'onnxruntime vs PyTorch at {sh}x{sw}: max abs error {error:.3g}')
+    return errors
+
+
+if __name__ == '__main__':
+    main()
