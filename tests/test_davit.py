@@ -11,9 +11,7 @@ import re
 
 import pytest
 import torch
-from contract import (ROOT, CodePayload, build_backbone, build_classifier, check_all_params_get_grad,
-                      check_frozen_stages, check_fused_matches_plain, check_norm_eval, check_output_shapes,
-                      check_state_dict_round_trip, check_with_cp_same_output, decode_floats, load_reference, load_tool,
+from contract import (ROOT, CodePayload, build_backbone, build_classifier, decode_floats, load_reference, load_tool,
                       run_converter, run_tool, seeded_input, seeded_state_dict)
 
 from backbones.davit import DaViT
@@ -29,46 +27,10 @@ def convert(capsys, *args):
     return run_converter(converter, capsys, *args)
 
 
+# TINY and T_CFG also run the shared backbone checks in test_contract.py.
 TINY_ARCH = dict(embed_dims=[16, 32, 48, 64], depths=[1, 1, 2, 1], num_heads=[1, 2, 3, 4], window_size=3)
 TINY = dict(type='backbones.DaViT', arch=TINY_ARCH, drop_path_rate=0.)
 T_CFG = dict(type='backbones.DaViT', arch='t', drop_path_rate=0.)
-STRIDES = (4, 8, 16, 32)
-
-
-# ------------------------------------------------------------------------------------------ contract
-def test_output_shapes_tiny_any_size():
-    check_output_shapes(TINY, [(32, 32), (33, 47), (97, 131), (333, 517), (64, 40)], STRIDES, TINY_ARCH['embed_dims'])
-
-
-def test_output_shapes_t():
-    check_output_shapes(T_CFG, [(97, 131), (32, 45)], STRIDES, (96, 192, 384, 768))
-    check_output_shapes(dict(TINY, out_indices=(1, 3)), [(64, 64)], (8, 32), (32, 64))
-
-
-@pytest.mark.parametrize('frozen', [0, 2, 4])
-def test_frozen_stages(frozen):
-    check_frozen_stages(TINY, frozen)
-
-
-def test_norm_eval():
-    check_norm_eval(TINY)
-
-
-def test_with_cp_same_output():
-    check_with_cp_same_output(TINY, size=(45, 61))
-
-
-def test_all_params_get_grad():
-    check_all_params_get_grad(TINY, size=(45, 61))
-
-
-def test_state_dict_round_trip(tmp_path):
-    check_state_dict_round_trip(TINY, tmp_path)
-
-
-def test_fused_matches_plain():
-    check_fused_matches_plain(TINY, size=(61, 75))
-    check_fused_matches_plain(T_CFG, size=(64, 96))
 
 
 # ------------------------------------------------------------------------------------- arch handling

@@ -13,15 +13,14 @@ import re
 import numpy as np
 import pytest
 import torch
-from contract import (build_backbone, check_all_params_get_grad, check_frozen_stages,
-                      check_fused_matches_plain, check_norm_eval, check_output_shapes, check_state_dict_round_trip,
-                      check_with_cp_same_output, decode_floats, load_reference, load_tool, run_converter, run_tool,
-                      seeded_input, seeded_state_dict)
+from contract import (build_backbone, decode_floats, load_reference, load_tool, run_converter, run_tool, seeded_input,
+                      seeded_state_dict)
 
 from backbones.vit import ViT, resize_pos_embed
 
 CONVERTER = os.path.join('tools', 'model_converters', 'vit_to_mm.py')
 VIS_ATTENTION = os.path.join('tools', 'analysis_tools', 'vis_attention.py')
+# TINY, TINY_HYBRID and ODD_SIZES also run the shared backbone checks in test_contract.py.
 TINY_ARCH = dict(embed_dims=64, depth=3, num_heads=2, mlp_dims=128, patch_size=16)
 TINY_HYBRID_ARCH = dict(embed_dims=64, depth=2, num_heads=2, mlp_dims=128, patch_size=1, resnet_units=(1, 2, 1),
                         resnet_width=32)
@@ -59,43 +58,12 @@ def npz_arrays(manifest, seed):
 
 
 # ------------------------------------------------------------------------------------------ contract
-def test_output_shapes_any_size():
-    check_output_shapes(TINY, ODD_SIZES, (16, 16, 16), (64, 64, 64))
-    check_output_shapes(TINY_HYBRID, [(32, 32), (97, 131), (224, 224)], (16, 16), (64, 64))
-    check_output_shapes(dict(TINY, arch=dict(TINY_ARCH, patch_size=32), out_indices=(-1, )), ODD_SIZES, (32, ),
-                        (64, ))
-
-
+# The shared checks run in test_contract.py; ViT's frozen stages also freeze the position tables.
 @pytest.mark.parametrize('cfg, frozen', [(TINY, 0), (dict(TINY, out_indices=(2, )), 2),
                                          (dict(TINY_HYBRID, out_indices=(1, )), 1)])
-def test_frozen_stages(cfg, frozen):
-    # Output norms of frozen stages are frozen too; keep them out so the shared check's bookkeeping holds.
-    check_frozen_stages(cfg, frozen)
+def test_frozen_stages_freeze_position_tables(cfg, frozen):
     model = build_backbone(dict(cfg, frozen_stages=frozen)).train()
     assert not model.patch_embed.pos_embed.requires_grad and not model.patch_embed.cls_token.requires_grad
-
-
-def test_norm_eval():
-    check_norm_eval(TINY_HYBRID)
-
-
-def test_with_cp_same_output():
-    check_with_cp_same_output(TINY, size=(45, 61))
-    check_with_cp_same_output(TINY_HYBRID, size=(45, 61))
-
-
-def test_all_params_get_grad():
-    check_all_params_get_grad(TINY, size=(45, 61))
-    check_all_params_get_grad(TINY_HYBRID, size=(45, 61))
-
-
-def test_state_dict_round_trip(tmp_path):
-    check_state_dict_round_trip(TINY, tmp_path)
-    check_state_dict_round_trip(TINY_HYBRID, tmp_path)
-
-
-def test_fused_matches_plain():
-    check_fused_matches_plain(TINY, size=(97, 131))
 
 
 # ------------------------------------------------------------------------------------- arch handling

@@ -1,17 +1,7 @@
-# Mask R-CNN with a GroupMixFormer-S backbone, 36 epochs, multi-scale 480-800 + crop (AdamW 1e-4, wd 0.05).
-# No detection/segmentation code was released with GroupMixFormer: this follows the Swin/DaViT recipe of
-# the shared base (drop path 0.3, Swin's value for this size), not a published GroupMixFormer one.
-# All four stages feed the FPN through their own output norms (SyncBN; BN without CUDA). Convert the
-# ImageNet checkpoint first:
+# Mask R-CNN with a GroupMixFormer-S backbone: as mask-rcnn_groupmixformer-t_fpn_3x_coco.py with drop path 0.3
+# (Swin's value for this size). Convert the ImageNet checkpoint first:
 #   python tools/model_converters/groupmixformer_to_mm.py <official>.pth checkpoints/groupmixformer-s_in1k.pth
-_base_ = '../_base_/mask-rcnn_fpn_adamw_ms-crop-3x_coco.py'
+_base_ = './mask-rcnn_groupmixformer-t_fpn_3x_coco.py'
 model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='backbones.GroupMixFormer',
-        arch='s',
-        drop_path_rate=0.3,
-        norm_cfg=dict(type='SyncBN', requires_grad=True),
-        out_indices=(0, 1, 2, 3),
-        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/groupmixformer-s_in1k.pth', prefix='backbone.')),
+    backbone=dict(arch='s', drop_path_rate=0.3, init_cfg=dict(checkpoint='checkpoints/groupmixformer-s_in1k.pth')),
     neck=dict(in_channels=[80, 160, 320, 320]))

@@ -2,26 +2,13 @@
 # the last layer's stride-16 map, and stride-2 3x3 convs add the stride 64 and 128 levels RetinaNet's anchors
 # expect. Layer-wise lr decay 0.75, drop path 0.4; backbone and checkpoint as in
 # mask-rcnn_vit-l16_fpn_1x_coco.py.
-_base_ = '../_base_/retinanet_fpn_adamw_1x_coco.py'
+_base_ = './retinanet_vit-b16_fpn_1x_coco.py'
 model = dict(
-    data_preprocessor=dict(mean=[127.5, 127.5, 127.5], std=[127.5, 127.5, 127.5]),
     backbone=dict(
-        _delete_=True,
-        type='backbones.ViT',
         arch='l16',
-        img_size=224,
         drop_path_rate=0.4,
         out_indices=(23, ),
         with_cp=True,  # 24 layers of global attention: checkpoint to fit detection inputs
-        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/vit-l16_in21k-pre_in1k.pth', prefix='backbone.')),
-    neck=dict(
-        _delete_=True,
-        type='mmdet_ext.SimpleFPN',
-        in_channels=1024,
-        out_channels=256,
-        scale_factors=(2.0, 1.0, 0.5),
-        num_outs=5,
-        extra_levels='conv'))
-optim_wrapper = dict(
-    constructor='backbones.LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=0.75))
+        init_cfg=dict(checkpoint='checkpoints/vit-l16_in21k-pre_in1k.pth')),
+    neck=dict(in_channels=1024))
+optim_wrapper = dict(paramwise_cfg=dict(layer_decay_rate=0.75))

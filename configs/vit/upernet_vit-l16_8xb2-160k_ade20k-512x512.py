@@ -5,21 +5,15 @@
 # drop path 0.2. img_size=512: the checkpoint's 14x14 position embedding is resized to 32x32 (bilinear) when
 # loaded; other sizes (sliding or whole-image test) resize it at run time. Convert first:
 #   python tools/model_converters/vit_to_mm.py ViT-L_16-224.npz checkpoints/vit-l16_in21k-pre_in1k.pth
-_base_ = '../_base_/upernet_adamw_160k_ade20k-512x512.py'
+_base_ = './upernet_vit-b16_8xb2-160k_ade20k-512x512.py'
 model = dict(
-    data_preprocessor=dict(mean=[127.5, 127.5, 127.5], std=[127.5, 127.5, 127.5]),
     backbone=dict(
-        _delete_=True,
-        type='backbones.ViT',
         arch='l16',
-        img_size=512,
         drop_path_rate=0.2,
         out_indices=(5, 11, 17, 23),
         with_cp=True,  # 24 layers of global attention: checkpoint to fit a batch of 2
-        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/vit-l16_in21k-pre_in1k.pth', prefix='backbone.')),
-    neck=dict(type='MultiLevelNeck', in_channels=[1024] * 4, out_channels=1024, scales=[4, 2, 1, 0.5]),
-    decode_head=dict(in_channels=[1024] * 4, channels=512),
-    auxiliary_head=dict(in_channels=1024, in_index=3))
-optim_wrapper = dict(
-    constructor='backbones.LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=0.75))
+        init_cfg=dict(checkpoint='checkpoints/vit-l16_in21k-pre_in1k.pth')),
+    neck=dict(in_channels=[1024] * 4, out_channels=1024),
+    decode_head=dict(in_channels=[1024] * 4),
+    auxiliary_head=dict(in_channels=1024))
+optim_wrapper = dict(paramwise_cfg=dict(layer_decay_rate=0.75))

@@ -7,30 +7,13 @@
 #   python tools/model_converters/vit_to_mm.py imagenet21k/ViT-B_16.npz checkpoints/vit-b16_in21k.pth
 #   python tools/train.py configs/vit/vit-b16_in21k-pre_1xb32-accum16-10k_cifar10-384px.py --amp
 # data_root holds the standard CIFAR python pickles (cifar-10-batches-py/).
-_base_ = [
-    'mmpretrain::_base_/datasets/cifar10_bs16.py',
-    'mmpretrain::_base_/default_runtime.py',
-]
-custom_imports = dict(imports=['backbones'], allow_failed_imports=False)
+# The 224 recipe at 384: the 224 file's values derived from img_size and accumulate are restated here, since a
+# child's variables do not re-evaluate its base's expressions.
+_base_ = './vit-b16_in21k-pre_1xb64-accum8-10k_cifar10-224px.py'
 
 img_size = 384
 steps, warmup_steps, accumulate = 10000, 500, 16  # optimizer steps; the loop counts micro-batches
-model = dict(
-    type='ImageClassifier',
-    backbone=dict(
-        type='backbones.ViT',
-        arch='b16',
-        img_size=img_size,  # the 21k checkpoint's 14x14 position embedding is resized when loaded
-        drop_rate=0.1,
-        out_type='cls_token',
-        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/vit-b16_in21k.pth', prefix='backbone.')),
-    neck=None,
-    head=dict(
-        type='VisionTransformerClsHead',
-        num_classes=10,
-        in_channels=768,
-        loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))
-data_preprocessor = dict(num_classes=10, mean=[127.5, 127.5, 127.5], std=[127.5, 127.5, 127.5], to_rgb=False)
+model = dict(backbone=dict(img_size=img_size))
 
 train_pipeline = [
     dict(type='RandomResizedCrop', scale=img_size, crop_ratio_range=(0.05, 1.0), backend='pillow'),
@@ -40,32 +23,17 @@ test_pipeline = [
     dict(type='Resize', scale=(img_size, img_size), backend='pillow'),
     dict(type='PackInputs'),
 ]
-data_root = 'data/cifar10'
-train_dataloader = dict(
-    batch_size=32,
-    num_workers=4,
-    dataset=dict(data_root=data_root, split='train', download=False, pipeline=train_pipeline),
-    sampler=dict(type='InfiniteSampler', shuffle=True))
-val_dataloader = dict(
-    batch_size=64,
-    num_workers=4,
-    dataset=dict(data_root=data_root, split='test', download=False, pipeline=test_pipeline))
+train_dataloader = dict(batch_size=32, dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='SGD', lr=3e-2, momentum=0.9, weight_decay=0.),
-    accumulative_counts=accumulate,
-    clip_grad=dict(max_norm=1.0))
+optim_wrapper = dict(accumulative_counts=accumulate)
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-4, by_epoch=False, begin=0, end=warmup_steps * accumulate),
     dict(type='CosineAnnealingLR', eta_min=0., by_epoch=False, begin=warmup_steps * accumulate,
          end=steps * accumulate),
 ]
-train_cfg = dict(by_epoch=False, max_iters=steps * accumulate, val_interval=1000 * accumulate)
-val_cfg = dict()
-test_cfg = dict()
+train_cfg = dict(max_iters=steps * accumulate, val_interval=1000 * accumulate)
 default_hooks = dict(
     logger=dict(interval=10 * accumulate),
-    checkpoint=dict(by_epoch=False, interval=1000 * accumulate, max_keep_ckpts=2))
-log_processor = dict(by_epoch=False)
+    checkpoint=dict(interval=1000 * accumulate))
