@@ -159,7 +159,7 @@ def draw_detection(config, checkpoint, out_dir):
         dataset, samples = test_samples(cfg, model, range(PICTURE_IMAGES))
     visualizer = DetLocalVisualizer(name='demo_detection')
     visualizer.dataset_meta = dataset.metainfo
-    return [draw_samples(visualizer, samples, osp.join(out_dir, 'predictions.png'), pred_score_thr=0.5)]
+    return [draw_samples(visualizer, samples, osp.join(out_dir, 'predictions.png'), pred_score_thr=0.3)]
 
 
 def draw_segmentation(config, checkpoint, out_dir):
