@@ -266,7 +266,7 @@ def main():
             with open(metrics_path) as f:
                 metrics = json.load(f)
             rows.append({'name': task + (' (--tta)' if extra else ''), 'metrics': [
-                (label, metrics[key]) for key, label in SHOWN_METRICS[task] if key in metrics]})
+                (label, float(metrics[key])) for key, label in SHOWN_METRICS[task] if key in metrics]})
         if task == 'classification':
             run([sys.executable, 'tools/model_converters/publish_model.py', checkpoint, PUBLISHED_BACKBONE, '--force'],
                 osp.join(work_dir, 'publish.log'))
