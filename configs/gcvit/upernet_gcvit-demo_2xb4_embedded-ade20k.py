@@ -3,9 +3,9 @@
 # classes; `python tools/misc/make_embedded_data.py`) with images resized to fit 128 px (digits then about
 # the size the classifier learned them at), 112-pixel crops, slimmer heads with GroupNorm (4 crops per
 # process are too few for BatchNorm, in the pooling module's 1x1 maps above all) and the background
-# down-weighted in the loss (digits cover under a tenth of the pixels). KNOWN PROBLEM: trained like this
-# (and with BN at 192 px) the model still predicts background everywhere at test time (mIoU 8.8), on
-# training images too, although the logged training loss is below what that would give; not found yet. No flip, in training or in the test-time
+# down-weighted 20-fold in the loss (the digits' strokes cover only about 3 % of the pixels; at 0.3 the
+# model predicted background everywhere, as its loss was lowest that way). KNOWN PROBLEM: the model now
+# marks digit pixels but not yet which digit (mIoU 9.1, mAcc 12.4 at 360 iterations). No flip, in training or in the test-time
 # augmentation: a mirrored digit is not a digit. `--tta` runs multi-scale testing (0.75-1.25).
 _base_ = './upernet_gcvit-xxt_8xb2-160k_ade20k-512x512.py'
 # Written by tools/demo.sh from the classification demo (publish_model.py): the backbone starts from it.
@@ -17,7 +17,7 @@ num_classes = 11
 # background, then the digits 0-9: gray keeps the photo readable under the overlay, the digits get bright colours
 palette = [(128, 128, 128), (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
            (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212)]
-class_weight = [0.3] + [1.0] * 10
+class_weight = [0.05] + [1.0] * 10
 norm_cfg = dict(type='GN', num_groups=8, requires_grad=True)
 model = dict(
     # Padding counts as background: mmseg's class-weighted loss cannot skip ignored (255) pixels.
