@@ -159,7 +159,7 @@ def draw_detection(config, checkpoint, out_dir):
         dataset, samples = test_samples(cfg, model, range(PICTURE_IMAGES))
     visualizer = DetLocalVisualizer(name='demo_detection')
     visualizer.dataset_meta = dataset.metainfo
-    return [draw_samples(visualizer, samples, osp.join(out_dir, 'predictions.png'), pred_score_thr=0.5)]
+    return [draw_samples(visualizer, samples, osp.join(out_dir, 'predictions.png'), pred_score_thr=0.3)]
 
 
 def draw_segmentation(config, checkpoint, out_dir):
@@ -266,7 +266,7 @@ def main():
             with open(metrics_path) as f:
                 metrics = json.load(f)
             rows.append({'name': task + (' (--tta)' if extra else ''), 'metrics': [
-                (label, metrics[key]) for key, label in SHOWN_METRICS[task] if key in metrics]})
+                (label, float(metrics[key])) for key, label in SHOWN_METRICS[task] if key in metrics]})
         if task == 'classification':
             run([sys.executable, 'tools/model_converters/publish_model.py', checkpoint, PUBLISHED_BACKBONE, '--force'],
                 osp.join(work_dir, 'publish.log'))

@@ -1,35 +1,44 @@
 # Demo: UPerNet with a small GC ViT (the arch of gcvit-demo_2xb64_embedded-in1k.py, initialised from the
 # classification demo's weights) fine-tuned on the embedded ADE20K-layout digits (background + 10 digit
-# classes; `python tools/misc/make_embedded_data.py`) with images resized to fit 192 px, 160-pixel crops,
-# slimmer heads and the background down-weighted in the loss (digits cover under a tenth of the pixels), so
-# that it learns in about a minute and a half on 2 CPU cores. No flip, in training or in the test-time
+# classes; `python tools/misc/make_embedded_data.py`) with images resized to fit 128 px (digits then about
+# the size the classifier learned them at), 112-pixel crops, slimmer heads with GroupNorm (4 crops per
+# process are too few for BatchNorm, in the pooling module's 1x1 maps above all) and the background
+# down-weighted 20-fold in the loss (the digits' strokes cover only about 3 % of the pixels; at 0.3 the
+# model predicted background everywhere, as its loss was lowest that way). KNOWN PROBLEM: the model now
+# marks digit pixels but not yet which digit (mIoU 9.1, mAcc 12.4 at 360 iterations). No flip, in training or in the test-time
 # augmentation: a mirrored digit is not a digit. `--tta` runs multi-scale testing (0.75-1.25).
 _base_ = './upernet_gcvit-xxt_8xb2-160k_ade20k-512x512.py'
 # Written by tools/demo.sh from the classification demo (publish_model.py): the backbone starts from it.
 demo_backbone = 'work_dirs/demo/gcvit-demo_embedded-in1k.pth'
 demo_arch = dict(_delete_=True, embed_dims=32, depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8), mlp_ratio=2.)
-crop_size = (160, 160)
-image_scale = (192, 192)
+crop_size = (112, 112)
+image_scale = (128, 128)
 num_classes = 11
 # background, then the digits 0-9: gray keeps the photo readable under the overlay, the digits get bright colours
 palette = [(128, 128, 128), (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
            (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212)]
-class_weight = [0.3] + [1.0] * 10
+class_weight = [0.05] + [1.0] * 10
+norm_cfg = dict(type='GN', num_groups=8, requires_grad=True)
 model = dict(
     # Padding counts as background: mmseg's class-weighted loss cannot skip ignored (255) pixels.
     data_preprocessor=dict(size=crop_size, seg_pad_val=0),
     backbone=dict(
         arch=demo_arch,
-        window_size=5,
+        window_size=7,
         drop_path_rate=0.,
         init_cfg=dict(type='Pretrained', checkpoint=demo_backbone, prefix='backbone.')),
     decode_head=dict(
         in_channels=[32, 64, 128, 256],
         channels=64,
         num_classes=num_classes,
+        norm_cfg=norm_cfg,
         loss_decode=dict(class_weight=class_weight)),
     auxiliary_head=dict(
-        in_channels=128, channels=32, num_classes=num_classes, loss_decode=dict(class_weight=class_weight)))
+        in_channels=128,
+        channels=32,
+        num_classes=num_classes,
+        norm_cfg=norm_cfg,
+        loss_decode=dict(class_weight=class_weight)))
 data_root = 'data/embedded/ade20k'
 dataset = dict(
     type='BaseSegDataset',
@@ -82,7 +91,7 @@ val_dataloader = dict(
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
-max_iters = 160
+max_iters = 360
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=10),
     dict(type='PolyLR', eta_min=0.0, power=1.0, begin=10, end=max_iters, by_epoch=False)
