@@ -156,7 +156,8 @@ def test_export_onnx_tool_matches_pytorch(config, task, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     assert f'exported {task} model' in result.stdout and out.stat().st_size > 0
     errors = [float(e) for e in re.findall(r'max abs error (\S+)', result.stdout)]
-    assert len(errors) == 2 and max(errors) < 1e-3, result.stdout  # the export size and another one
+    # the export size, and another one where H and W stay symbolic (not for UPerNet's adaptive pooling)
+    assert len(errors) == (1 if task == 'segmentation' else 2) and max(errors) < 1e-3, result.stdout
 
 
 @pytest.mark.parametrize('args, message', [
