@@ -226,6 +226,8 @@ def test_amp_trains_and_tests_on_cpu(imagenet_root, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="mmengine 0.10.7 compiles the whole train_step, optimizer included; "
+                   "dynamo in torch 2.13 fails on its param_groups (InternalTorchDynamoError) - open")
 def test_compile_option_of_the_runner_trains(imagenet_root, tmp_path):
     config = 'configs/gcvit/gcvit-demo_2xb16_embedded-in1k.py'
     options = _demo_options(imagenet_root) + ['compile=True', 'train_cfg.val_interval=100']
