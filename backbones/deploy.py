@@ -11,6 +11,8 @@ The graph comes from ``torch.export`` (``torch.onnx.export(dynamo=True)``). With
 height and width are symbolic: every backbone pads to its window or patch multiple inside the graph (see
 :func:`backbones.layers.is_tracing`), so one file serves every size the config's model accepts (sides of at
 least :data:`MIN_SIDE` pixels, multiples of :data:`SIZE_MULTIPLE` for the dense heads' pyramids).
+Segmentors keep a symbolic batch only: UPerNet's pyramid pooling (adaptive pooling to 1, 2, 3, 6 cells)
+becomes fixed-size pooling in ONNX, so they are exported at the deployment size.
 """
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -22,7 +24,10 @@ from mmengine.config import Config
 
 from .checkpoint import find_state_dict, load_weights_file
 
-__all__ = ['ExportModule', 'build_export_module', 'export_onnx', 'compare_onnx', 'MIN_SIDE', 'SIZE_MULTIPLE']
+__all__ = [
+    'ExportModule', 'build_export_module', 'export_onnx', 'compare_onnx', 'dynamic_size_supported', 'MIN_SIDE',
+    'SIZE_MULTIPLE'
+]
 
 MIN_SIDE = 32
 # Strides of the deepest maps: necks (FPN, UPerNet) add upsampled maps to finer ones, which only line up
@@ -77,10 +82,16 @@ def _as_list(outputs) -> List[torch.Tensor]:
     return list(outputs) if isinstance(outputs, (tuple, list)) else [outputs]
 
 
+def dynamic_size_supported(task: str) -> bool:
+    """Whether the ONNX graph can keep H and W symbolic: a segmentor's UPerNet head pools adaptively to
+    fixed grids, which ONNX can only express with kernel sizes of the traced input size."""
+    return task != 'segmentation'
+
+
 def export_onnx(module: ExportModule, path: str, shape: Sequence[int], dynamic: bool = False,
                 opset: Optional[int] = None) -> List[str]:
-    """Export ``module`` for ``(1, 3, H, W)`` inputs (symbolic batch, H and W with ``dynamic``) to ``path``;
-    return the output names."""
+    """Export ``module`` for ``(1, 3, H, W)`` inputs (symbolic batch, and H and W where
+    :func:`dynamic_size_supported`, with ``dynamic``) to ``path``; return the output names."""
     # A dynamic batch is traced with 2 images: torch.export specialises sizes 0 and 1.
     example = torch.randn(2 if dynamic else 1, 3, *shape)
     with torch.no_grad():
@@ -92,7 +103,8 @@ def export_onnx(module: ExportModule, path: str, shape: Sequence[int], dynamic: 
         batch = torch.export.Dim('batch', min=1, max=1024)
         height = multiple * torch.export.Dim('height_blocks', min=MIN_SIDE // multiple, max=MAX_SIDE // multiple)
         width = multiple * torch.export.Dim('width_blocks', min=MIN_SIDE // multiple, max=MAX_SIDE // multiple)
-        dynamic_shapes = {'images': {0: batch, 2: height, 3: width}}
+        dims = {0: batch, 2: height, 3: width} if dynamic_size_supported(module.task) else {0: batch}
+        dynamic_shapes = {'images': dims}
     kwargs = {} if opset is None else dict(opset_version=opset)
     with torch.no_grad():
         torch.onnx.export(module, (example, ), path, input_names=['images'], output_names=output_names,
@@ -101,9 +113,10 @@ def export_onnx(module: ExportModule, path: str, shape: Sequence[int], dynamic: 
 
 
 def compare_onnx(module: ExportModule, path: str, shapes: Sequence[Sequence[int]],
-                 batch: int = 1) -> Dict[Tuple[int, int], float]:
+                 batch: int = 1) -> Dict[Tuple[int, int], Tuple[float, float]]:
     """Run ``path`` in onnxruntime and ``module`` in PyTorch on the same random batch for every ``(H, W)``
-    of ``shapes``; return the largest absolute difference over all outputs, per shape."""
+    of ``shapes``; return, per shape, the largest absolute difference over all outputs and the largest
+    absolute PyTorch output (its scale)."""
     import onnxruntime as ort
     session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
     input_name = session.get_inputs()[0].name
@@ -116,12 +129,13 @@ def compare_onnx(module: ExportModule, path: str, shapes: Sequence[Sequence[int]
         got = session.run(None, {input_name: images.numpy()})
         if len(got) != len(expected):
             raise RuntimeError(f'{path} returns {len(got)} outputs, PyTorch {len(expected)}')
-        error = 0.
+        error, scale = 0., 0.
         for ours, theirs in zip(expected, got):
             if tuple(ours.shape) != tuple(theirs.shape):
                 raise RuntimeError(f'{path}: output shape {theirs.shape} differs from PyTorch {tuple(ours.shape)}')
             error = max(error, float(np.abs(ours.numpy() - theirs).max()))
-        errors[(h, w)] = error
+            scale = max(scale, float(ours.abs().max()))
+        errors[(h, w)] = (error, scale)
     return errors
 
 

@@ -163,7 +163,7 @@ class WindowAttention(nn.Module):
             q = q.reshape(num_windows_total, self.num_heads, n, self.head_dim)
         else:
             q, k, v = qkv.unbind(0)
-        x = attention(q, k, v, bias=self.rel_pos().unsqueeze(0), scale=self.scale,
+        x = attention(q, k, v, bias=self.rel_pos(q.dtype).unsqueeze(0), scale=self.scale,
                       dropout_p=self.attn_drop if self.training else 0., fused=self.fused_attn)
         return self.proj_drop(self.proj(x.transpose(1, 2).reshape(num_windows_total, n, c)))
 

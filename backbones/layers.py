@@ -42,6 +42,13 @@ def attention(q: torch.Tensor,
         dropout_p (float): attention dropout, only applied when > 0.
         fused (bool): use ``F.scaled_dot_product_attention``; ``False`` takes the plain path, which
             gives the same numbers to float round-off and is what old torch versions get.
+
+    Mixed precision: under float16 autocast the logits are the first thing to overflow (65504). Both
+    paths apply ``scale`` *before* the product (SDPA's kernels scale inside with float32 accumulation;
+    the plain path multiplies ``q``), which gives ``head_dim ** 0.5`` (8 for 64-wide heads) of headroom
+    over ``(q @ k^T) * scale``; the bias is cast to the query dtype, and softmax runs in the logits'
+    dtype with float32 accumulation (CPU and CUDA kernels alike), so large logits saturate it to
+    one-hot instead of producing ``inf - inf``. bfloat16 has float32's range and needs none of this.
     """
     if fused and hasattr(F, 'scaled_dot_product_attention'):
         if bias is not None:
@@ -152,10 +159,14 @@ class RelativePositionBias(nn.Module):
         self.register_buffer('relative_position_index', index, persistent=False)
         nn.init.trunc_normal_(self.relative_position_bias_table, std=.02)
 
-    def forward(self) -> torch.Tensor:
-        """Return the ``(heads, N, N)`` bias, ``N = wh * ww``."""
+    def forward(self, dtype: Optional[torch.dtype] = None) -> torch.Tensor:
+        """Return the ``(heads, N, N)`` bias, ``N = wh * ww``, in ``dtype`` (default: the table's).
+
+        Casting the small table before the gather (rather than the gathered ``N x N`` bias after it) is
+        exact and spares a full-size copy under autocast."""
         n = self.relative_position_index.shape[0]
-        bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
+        table = self.relative_position_bias_table
+        bias = (table if dtype is None else table.to(dtype))[self.relative_position_index.view(-1)]
         return bias.view(n, n, -1).permute(2, 0, 1)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):

@@ -14,7 +14,6 @@
   our config's model, and must give the official features with neck and head tensors unchanged.
 * A file of no known layout is refused with one line that names the layouts each converter knows.
 """
-import copy
 import os
 
 import pytest

@@ -175,7 +175,7 @@ def test_readme_recipe_gives_the_data_sets_classes(tmp_path):
 
 
 # ------------------------------------------------------------------------------------- end-to-end runs
-DEMO = 'configs/gcvit/gcvit-demo_2xb16_embedded-in1k.py'
+DEMO = 'configs/gcvit/gcvit-demo_2xb64_embedded-in1k.py'
 
 
 @pytest.fixture(scope='module')

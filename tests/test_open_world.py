@@ -29,7 +29,7 @@ from contract import ROOT, CodePayload
 SITE = sysconfig.get_paths()['purelib']
 ANALYSIS_TOOLS = {pkg: os.path.join(SITE, pkg, '.mim', 'tools', 'analysis_tools')
                   for pkg in ('mmdet', 'mmseg', 'mmpretrain')}
-CLS_DEMO = 'configs/gcvit/gcvit-demo_2xb16_embedded-in1k.py'
+CLS_DEMO = 'configs/gcvit/gcvit-demo_2xb64_embedded-in1k.py'
 DET_DEMO = 'configs/gcvit/mask-rcnn_gcvit-demo_fpn_embedded-coco.py'
 SEG_DEMO = 'configs/gcvit/upernet_gcvit-demo_2xb4_embedded-ade20k.py'
 DET_DEFAULT = 'configs/gcvit/mask-rcnn_gcvit-xxt_fpn_1x_coco.py'

@@ -19,7 +19,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 from backbones.amp import enable_amp  # noqa: E402
 from backbones.checkpoint import UnsafeCheckpointError, trust_checkpoints_in  # noqa: E402
-from backbones.fault_tolerance import guard_run  # noqa: E402
+from backbones.fault_tolerance import exit_with_message, guard_run  # noqa: E402
 from backbones.preflight import InputError, check_data, merge_cfg_options  # noqa: E402
 from backbones.runtime import init_distributed, prepare_config, write_metrics_json  # noqa: E402
 
@@ -49,7 +49,7 @@ def parse_args(argv=None):
 def build_config(args) -> Config:
     for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint')):
         if not osp.isfile(path):
-            sys.exit(f'test.py: error: {what} {path} does not exist')
+            exit_with_message(f'test.py: error: {what} {path} does not exist')
     cfg = Config.fromfile(args.config)
     merge_cfg_options(cfg, args.cfg_options)
     cfg.launcher = args.launcher
@@ -60,7 +60,7 @@ def build_config(args) -> Config:
         enable_amp(cfg, training=False)
     if args.tta:
         if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
-            sys.exit(f'test.py: error: {args.config} has no tta_model/tta_pipeline for --tta')
+            exit_with_message(f'test.py: error: {args.config} has no tta_model/tta_pipeline for --tta')
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
@@ -80,14 +80,14 @@ def main(argv=None):
         cfg = build_config(args)
         check_data(cfg, ('test', ))
     except InputError as err:
-        sys.exit(f'test.py: error: {err}')
+        exit_with_message(f'test.py: error: {err}')
     guard_run(cfg, 'test.py', hold_work_dir=False)  # dies with its launcher, quiet Ctrl-C
     init_distributed(args.launcher)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     try:
         metrics = runner.test()
     except (UnsafeCheckpointError, FileNotFoundError) as err:
-        sys.exit(f'test.py: error: {err}')
+        exit_with_message(f'test.py: error: {err}')
     if args.metrics_json and int(os.environ.get('RANK', '0')) == 0:
         write_metrics_json(metrics, args.metrics_json)
     return metrics

@@ -20,7 +20,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 from backbones.amp import enable_amp  # noqa: E402
 from backbones.checkpoint import UnsafeCheckpointError  # noqa: E402
-from backbones.fault_tolerance import guard_run  # noqa: E402
+from backbones.fault_tolerance import exit_with_message, guard_run  # noqa: E402
 from backbones.preflight import InputError, check_data, merge_cfg_options  # noqa: E402
 from backbones.runtime import init_distributed, prepare_config  # noqa: E402
 
@@ -46,7 +46,7 @@ def parse_args(argv=None):
 
 def build_config(args) -> Config:
     if not osp.isfile(args.config):
-        sys.exit(f'train.py: error: config {args.config} does not exist')
+        exit_with_message(f'train.py: error: config {args.config} does not exist')
     cfg = Config.fromfile(args.config)
     merge_cfg_options(cfg, args.cfg_options)
     cfg.launcher = args.launcher
@@ -56,10 +56,10 @@ def build_config(args) -> Config:
         try:
             enable_amp(cfg, training=True)
         except ValueError as err:
-            sys.exit(f'train.py: error: {err}')
+            exit_with_message(f'train.py: error: {err}')
     if args.auto_scale_lr:
         if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
-            sys.exit('train.py: error: --auto-scale-lr needs auto_scale_lr.base_batch_size in the config')
+            exit_with_message('train.py: error: --auto-scale-lr needs auto_scale_lr.base_batch_size in the config')
         cfg.auto_scale_lr.enable = True
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
@@ -74,14 +74,14 @@ def main(argv=None):
         cfg = build_config(args)
         check_data(cfg, ('train', 'val'))
     except InputError as err:
-        sys.exit(f'train.py: error: {err}')
+        exit_with_message(f'train.py: error: {err}')
     guard_run(cfg, 'train.py')  # dies with its launcher, holds the work dir, atomic saves, resume past damage
     init_distributed(args.launcher)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     try:
         runner.train()
     except (UnsafeCheckpointError, FileNotFoundError) as err:
-        sys.exit(f'train.py: error: {err}')
+        exit_with_message(f'train.py: error: {err}')
 
 
 if __name__ == '__main__':

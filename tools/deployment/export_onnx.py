@@ -5,7 +5,7 @@
 
 Exports what a deployment runs on a normalised (B, 3, H, W) batch: a classifier's logits, a segmentor's
 decode-head logits (``model(x, mode='tensor')``), a detector's backbone + neck pyramid (``extract_feat``).
-``--dynamic`` makes batch, height and width symbolic (sides multiples of 32). The exported file is then
+``--dynamic`` makes batch, height and width symbolic (sides multiples of 32; a segmentor's batch only). The exported file is then
 run in onnxruntime on random inputs (the export shape, and a second shape with ``--dynamic``) and the
 largest absolute difference to PyTorch is printed. See :mod:`backbones.deploy`.
 """
@@ -16,7 +16,8 @@ import sys
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 import backbones  # noqa: E402,F401  (first: registers the backbones and makes torchvision importable on CPU)
 from backbones.checkpoint import UnsafeCheckpointError  # noqa: E402
-from backbones.deploy import SIZE_MULTIPLE, build_export_module, check_export_args, compare_onnx, export_onnx  # noqa: E402
+from backbones.deploy import (SIZE_MULTIPLE, build_export_module, check_export_args, compare_onnx,  # noqa: E402
+                              dynamic_size_supported, export_onnx)
 
 
 def parse_args(argv=None):
@@ -43,13 +44,19 @@ def main(argv=None):
     except (ValueError, UnsafeCheckpointError) as err:
         sys.exit(f'export_onnx.py: error: {err}')
     h, w = args.shape
+    dynamic_hw = args.dynamic and dynamic_size_supported(module.task)
     export_onnx(module, args.out, (h, w), dynamic=args.dynamic, opset=args.opset)
-    print(f'exported {module.task} model of {args.config} to {args.out} '
-          f'({"dynamic batch, H, W" if args.dynamic else f"1x3x{h}x{w}"})')
-    shapes = [(h, w)] + ([(h + SIZE_MULTIPLE, w + 2 * SIZE_MULTIPLE)] if args.dynamic else [])
+    layout = 'dynamic batch, H, W' if dynamic_hw else f'{"N" if args.dynamic else 1}x3x{h}x{w}'
+    print(f'exported {module.task} model of {args.config} to {args.out} ({layout})')
+    if args.dynamic and not dynamic_hw:
+        print(f'note: a {module.task} model keeps H and W fixed in ONNX (UPerNet pools adaptively); '
+              'export one file per deployment size')
+    shapes = [(h, w)] + ([(h + SIZE_MULTIPLE, w + 2 * SIZE_MULTIPLE)] if dynamic_hw else [])
     errors = compare_onnx(module, args.out, shapes, batch=2 if args.dynamic else 1)
-    for (sh, sw), error in errors.items():
-        print(f'onnxruntime vs PyTorch at {sh}x{sw}: max abs error {error:.3g}')
+    for (sh, sw), (error, scale) in errors.items():
+        print(f'onnxruntime vs PyTorch at {sh}x{sw}: max abs error {error:.3g} (outputs up to {scale:.3g})')
+        if error > 1e-3 * max(scale, 1.):
+            sys.exit(f'export_onnx.py: error: {args.out} differs from PyTorch by {error:.3g} at {sh}x{sw}')
     return errors
 
 
