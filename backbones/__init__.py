@@ -15,5 +15,6 @@ from .layer_decay import LayerDecayOptimWrapperConstructor
 from .vit import ViT
 
 __all__ = [
-    'AutocastOptimWrapper', 'BaseBackbone', 'DaViT', 'GCViT', 'GroupMixFormer', 'LayerDecayOptimWrapperConstructor', 'ViT'
+    'AutocastOptimWrapper', 'BaseBackbone', 'DaViT', 'GCViT', 'GroupMixFormer', 'LayerDecayOptimWrapperConstructor',
+    'ViT'
 ]

@@ -95,7 +95,7 @@ def _graph_counter():
 @pytest.mark.parametrize('cfg', FAMILIES)
 def test_compile_fullgraph_two_sizes_and_dynamic(cfg):
     """fullgraph=True raises on any graph break; with dynamic=True one graph serves both sizes."""
-    torch._dynamo.reset()
+    torch.compiler.reset()
     model = _model(cfg)
     backend, graphs = _graph_counter()
     compiled = torch.compile(model, fullgraph=True, dynamic=True, backend=backend)
@@ -110,7 +110,7 @@ def test_compile_fullgraph_two_sizes_and_dynamic(cfg):
 @pytest.mark.slow
 @pytest.mark.parametrize('cfg', FAMILIES)
 def test_inductor_fullgraph_matches_eager(cfg):
-    torch._dynamo.reset()
+    torch.compiler.reset()
     model = _model(cfg)
     compiled = torch.compile(model, fullgraph=True, dynamic=False)
     x = torch.randn(2, 3, *SIZES[0])

@@ -155,8 +155,9 @@ def test_gcvit_official_detection_file_gives_official_features(tmp_path, capsys)
 
 
 # ---------------------------------------------------------------------------------------------- ViT
-@pytest.mark.parametrize('name, config, suffix', [('vit_base_patch16_224', 'vit/vit-b16_64xb64_in1k.py', '.safetensors'),
-                                                  ('vit_base_r50_s16_384', 'vit/vit-r50-b16_64xb64_in1k.py', '.bin')])
+@pytest.mark.parametrize('name, config, suffix', [
+    ('vit_base_patch16_224', 'vit/vit-b16_64xb64_in1k.py', '.safetensors'),
+    ('vit_base_r50_s16_384', 'vit/vit-r50-b16_64xb64_in1k.py', '.bin')])
 def test_vit_timm_weights_give_timm_logits(name, config, suffix, tmp_path, capsys):
     import timm
     hybrid = 'r50' in name

@@ -3,8 +3,9 @@
 Classification and detection must visibly learn on the embedded validation sets (floors a little under
 what the demo reaches today: top-1 ~75 %, bbox mAP_50 ~0.40; the issue's targets are 90 % and 0.5), the
 segmentor must at least separate the background (it does not yet tell the digits apart: mIoU ~9 over 11
-classes), and every picture the summary names must be a real PNG. Takes about as long as the demo (minutes); it writes the embedded data to ``data/embedded`` and
-the published classifier to ``work_dirs/demo``, as the demo does.
+classes), and every picture the summary names must be a real PNG. Takes about as long as the demo
+(minutes); it writes the embedded data to ``data/embedded`` and the published classifier to
+``work_dirs/demo``, as the demo does.
 """
 import json
 import os

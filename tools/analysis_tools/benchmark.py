@@ -336,7 +336,7 @@ def main(argv=None):
             for dtype in args.dtypes:
                 for mode in args.modes:
                     if mode == 'compiled':
-                        torch._dynamo.reset()  # fresh graphs per configuration
+                        torch.compiler.reset()  # fresh graphs per configuration
                     ours.load_state_dict(initial['ours']), reference.load_state_dict(initial['ref'])
                     mine = ours
                     if family == 'groupmixformer' and args.gmf_fuse and task == 'infer':
