@@ -190,7 +190,8 @@ def _options(root, epochs, train_images=32):
     """The demo run cut to 2 iterations per epoch, a checkpoint every epoch and all of them kept."""
     return [f'train_cfg.max_epochs={epochs}', 'train_cfg.val_interval=100', 'default_hooks.checkpoint.interval=1',
             'default_hooks.checkpoint.max_keep_ckpts=-1', 'default_hooks.logger.interval=1',
-            f'train_dataloader.dataset.indices={train_images}', 'train_dataloader.num_workers=0'] + [
+            f'train_dataloader.dataset.indices={train_images}', 'train_dataloader.batch_size=16',
+            'train_dataloader.num_workers=0'] + [
                 f'{split}_dataloader.dataset.data_root={root}' for split in ('train', 'val', 'test')]
 
 
