@@ -5,10 +5,12 @@ mmsegmentation installs a top-level ``tests`` package into site-packages; this s
 as ``contract`` from this folder.
 """
 import os
+import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [os.path.dirname(HERE), HERE]
+ROOT = os.path.dirname(HERE)
+sys.path[:0] = [ROOT, HERE]
 
 import backbones  # noqa: E402,F401  (before torchvision: see backbones/_compat.py)
 import torch  # noqa: E402
@@ -28,3 +30,12 @@ def _restore_default_scope():
     yield
     for name in [n for n in DefaultScope._instance_dict if n not in before]:
         del DefaultScope._instance_dict[name]
+
+
+@pytest.fixture(scope='module')
+def data_root(tmp_path_factory):
+    """The embedded ImageNet, COCO and ADE20K sets, written once per test module."""
+    out = tmp_path_factory.mktemp('embedded')
+    subprocess.run([sys.executable, 'tools/misc/make_embedded_data.py', '--out', str(out), '--tasks', 'imagenet',
+                    'coco', 'ade20k'], cwd=ROOT, check=True, capture_output=True)
+    return out

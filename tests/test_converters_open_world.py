@@ -85,6 +85,18 @@ def assert_same_logits(reference, ours, x, tolerance=2e-5):
     return err
 
 
+def _check_heads_and_features(checkpoint, heads, backbone, reference, atol):
+    """Neck and head tensors arrive unchanged, and the backbone gives the official detection backbone's
+    features (``atol`` relative to each map's scale)."""
+    for key, value in heads.items():
+        assert torch.equal(checkpoint['state_dict'][key], value), key
+    with torch.no_grad():
+        feats = backbone(seeded_input(reference['input_shape'], reference['input_seed']))
+    for feat, text, shape in zip(feats, reference['features'], reference['feature_shapes']):
+        expected = decode_floats(text, shape)
+        torch.testing.assert_close(feat, expected, rtol=0, atol=atol * max(expected.abs().max().item(), 1.))
+
+
 # ------------------------------------------------------------------------------------------- GC ViT
 @pytest.mark.parametrize('name, arch, suffix', [('gcvit_xxtiny', 'xxt', '.safetensors'), ('gcvit_tiny', 't', '.bin')])
 def test_gcvit_timm_weights_give_timm_logits(name, arch, suffix, tmp_path, capsys):
@@ -145,13 +157,7 @@ def test_gcvit_official_detection_file_gives_official_features(tmp_path, capsys)
     assert 'layout=official-detection' in out and '80 class names' in out
     assert len(checkpoint['meta']['dataset_meta']['classes']) == 80
     detector.load_state_dict(checkpoint['state_dict'], strict=True)
-    for key, value in heads.items():
-        assert torch.equal(checkpoint['state_dict'][key], value), key
-    with torch.no_grad():
-        feats = detector.backbone(seeded_input(reference['input_shape'], reference['input_seed']))
-    for feat, text, shape in zip(feats, reference['features'], reference['feature_shapes']):
-        expected = decode_floats(text, shape)
-        torch.testing.assert_close(feat, expected, rtol=0, atol=2e-5 * max(expected.abs().max().item(), 1.))
+    _check_heads_and_features(checkpoint, heads, detector.backbone, reference, atol=2e-5)
 
 
 # ---------------------------------------------------------------------------------------------- ViT
@@ -267,13 +273,7 @@ def test_davit_mask_rcnn_release_converts_loads_strictly_and_gives_official_feat
     fresh = build_from_config('davit/mask-rcnn_davit-t_fpn_1x_coco.py', **overrides)
     from mmengine.runner import load_checkpoint  # what load_from / tools/test.py go through
     load_checkpoint(fresh, dst, map_location='cpu', strict=True)
-    for key, value in heads.items():
-        assert torch.equal(checkpoint['state_dict'][key], value), key
-    with torch.no_grad():
-        feats = fresh.backbone(seeded_input(tiny['input_shape'], tiny['input_seed']))
-    for feat, text, shape in zip(feats, tiny['features'], tiny['feature_shapes']):
-        expected = decode_floats(text, shape)
-        torch.testing.assert_close(feat, expected, rtol=0, atol=1e-5 * max(expected.abs().max().item(), 1.))
+    _check_heads_and_features(checkpoint, heads, fresh.backbone, tiny, atol=1e-5)
 
 
 @pytest.mark.parametrize('config, name, meta', [

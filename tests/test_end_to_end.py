@@ -18,14 +18,6 @@ pytestmark = pytest.mark.slow
 DIGITS = "('zero','one','two','three','four','five','six','seven','eight','nine')"
 
 
-@pytest.fixture(scope='module')
-def data_root(tmp_path_factory):
-    out = tmp_path_factory.mktemp('embedded')
-    subprocess.run([sys.executable, 'tools/misc/make_embedded_data.py', '--out', str(out), '--tasks', 'imagenet',
-                    'coco', 'ade20k'], cwd=ROOT, check=True, capture_output=True)
-    return out
-
-
 def _run(args, log_path):
     env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS='1')
     result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)

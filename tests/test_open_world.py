@@ -61,14 +61,6 @@ def _one_line_error(result, *needles):
     return lines[0]
 
 
-@pytest.fixture(scope='module')
-def data_root(tmp_path_factory):
-    out = tmp_path_factory.mktemp('embedded')
-    subprocess.run([sys.executable, 'tools/misc/make_embedded_data.py', '--out', str(out), '--tasks', 'imagenet',
-                    'coco', 'ade20k'], cwd=ROOT, check=True, capture_output=True)
-    return out
-
-
 def _cls_options(data_root):
     root = str(data_root / 'imagenet')
     return [f'{split}_dataloader.dataset.data_root={root}' for split in ('train', 'val', 'test')] + \
