@@ -17,9 +17,9 @@ import torch.nn as nn
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
-from torch.utils.checkpoint import checkpoint
 
 from .checkpoint import find_state_dict, load_weights_file, strip_prefix
+from .layers import maybe_checkpoint
 
 __all__ = ['BaseBackbone']
 
@@ -75,19 +75,19 @@ class BaseBackbone(BaseModule):
     # ----------------------------------------------------------------------------------- arch zoo
     @classmethod
     def resolve_arch(cls, arch: Union[str, Mapping[str, Any]]) -> Dict[str, Any]:
-        """Return the hyper-parameters of ``arch`` (a zoo name or a dict), or raise a clear error."""
+        """Return the hyper-parameters of ``arch`` (a zoo name or a dict) over :attr:`arch_defaults`, or raise
+        a clear error. The one place where defaults are merged: families read ``self.arch_settings``."""
         name = cls.__name__
         if isinstance(arch, str):
             key = cls.arch_aliases.get(arch.lower(), arch.lower())
             if key not in cls.arch_zoo:
                 raise ValueError(f'{name}: unknown arch {arch!r}; choose one of {sorted(cls.arch_zoo)} '
                                  f'or pass a dict with the keys {list(cls.arch_keys)}')
-            return copy.deepcopy(cls.arch_zoo[key])
-        if not isinstance(arch, Mapping):
+            arch = cls.arch_zoo[key]
+        elif not isinstance(arch, Mapping):
             raise TypeError(f'{name}: arch must be a name or a dict, got {type(arch).__name__}')
         missing = [k for k in cls.arch_keys if k not in arch]
-        allowed = set(cls.arch_keys) | set(cls.arch_defaults)
-        unknown = sorted(set(arch) - allowed)
+        unknown = sorted(set(arch) - set(cls.arch_keys) - set(cls.arch_defaults))
         if missing or unknown:
             problems = []
             if missing:
@@ -156,8 +156,9 @@ class BaseBackbone(BaseModule):
     # ------------------------------------------------------------------------------ shared behaviour
     @property
     def out_channels(self) -> List[int]:
-        """Channels of each output, for hierarchical backbones whose ``embed_dims`` lists the stage widths."""
-        return [self.embed_dims[i] for i in self.out_indices]
+        """Channels of each output, read from :attr:`feature_info` (timm's per-stage ``num_chs``,
+        ``reduction``, ``module``), which every family sets once."""
+        return [self.feature_info[i]['num_chs'] for i in self.out_indices]
 
     @staticmethod
     def init_linear_weights(module: nn.Module) -> None:
@@ -185,10 +186,9 @@ class BaseBackbone(BaseModule):
             self.add_module(f'norm{i}', norm_layer(channels[i]))
 
     def _run(self, module: nn.Module, *args):
-        """Run a block, under gradient checkpointing when ``with_cp`` is set and gradients are on."""
-        if self.with_cp and torch.is_grad_enabled():
-            return checkpoint(module, *args, use_reentrant=False)
-        return module(*args)
+        """Run a block, under gradient checkpointing when ``with_cp`` is set and gradients are on.
+        (Deprecated: stages run themselves with :func:`backbones.layers.maybe_checkpoint`.)"""
+        return maybe_checkpoint(module, *args, with_cp=self.with_cp)
 
     def set_fused_attention(self, enabled: bool = True) -> None:
         """Switch every attention module between the fused (SDPA) and the plain path."""
@@ -197,8 +197,12 @@ class BaseBackbone(BaseModule):
                 module.fused_attn = enabled
 
     def set_grad_checkpointing(self, enable: bool = True) -> None:
-        """timm-style switch for :attr:`with_cp`."""
+        """timm-style switch for :attr:`with_cp`, passed on to every submodule (stage) with a ``with_cp``
+        flag; families call it at the end of ``__init__``."""
         self.with_cp = enable
+        for module in self.modules():
+            if module is not self and hasattr(module, 'with_cp'):
+                module.with_cp = enable
 
     def _freeze_stages(self) -> None:
         if self.frozen_stages < 0:

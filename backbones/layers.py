@@ -9,11 +9,20 @@ from typing import Optional, Tuple, Type
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 __all__ = [
     'attention', 'is_tracing', 'pad_to_multiple', 'window_partition', 'window_reverse', 'RelativePositionBias',
-    'resize_relative_position_table', 'Mlp', 'to_2tuple'
+    'resize_relative_position_table', 'Mlp', 'to_2tuple', 'maybe_checkpoint'
 ]
+
+
+def maybe_checkpoint(module: nn.Module, *args, with_cp: bool):
+    """Run ``module(*args)``, under activation checkpointing when ``with_cp`` is set and gradients are on
+    (the stages' ``with_cp`` flag, set by :meth:`BaseBackbone.set_grad_checkpointing`)."""
+    if with_cp and torch.is_grad_enabled():
+        return checkpoint(module, *args, use_reentrant=False)
+    return module(*args)
 
 
 def to_2tuple(value) -> Tuple[int, int]:
