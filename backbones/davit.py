@@ -26,9 +26,11 @@ from typing import Any, ClassVar, Dict, List, Optional, Sequence, Tuple, Type, U
 import torch
 import torch.nn as nn
 from mmcv.cnn.bricks import DropPath
+from timm.layers import use_fused_attn
+from timm.models import davit as timm_davit
 
 from .base import BaseBackbone
-from .layers import Mlp, attention, pad_to_multiple, to_2tuple, window_partition, window_reverse
+from .layers import Mlp, attention, maybe_checkpoint, pad_to_multiple, to_2tuple, window_partition, window_reverse
 from .registry import MODELS
 
 __all__ = ['DaViT']
@@ -36,47 +38,15 @@ __all__ = ['DaViT']
 Size = Tuple[int, int]
 
 
-class ConvPosEnc(nn.Module):
-    """Conv position encoding: ``x + dwconv3x3(x)`` on a channels-last ``(B, H, W, C)`` map.
+class ConvPosEnc(timm_davit.ConvPosEnc):
+    """timm's conv position encoding ``x + dwconv3x3(x)``, on a channels-last ``(B, H, W, C)`` map.
 
     The depthwise conv runs on an NCHW *view* of the channels-last tensor, which PyTorch treats as the
     channels_last memory format: no copy in or out.
     """
 
-    def __init__(self, dim: int, kernel_size: int = 3):
-        super().__init__()
-        self.proj = nn.Conv2d(dim, dim, kernel_size, padding=kernel_size // 2, groups=dim)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.proj(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
-
-
-class WindowAttention(nn.Module):
-    """Multi-head self-attention inside each window (no position bias: the CPEs carry position).
-
-    Args:
-        dim (int): channels.
-        num_heads (int): heads.
-        qkv_bias (bool): bias in the qkv projection.
-        fused_attn (bool): use ``F.scaled_dot_product_attention``.
-    """
-
-    def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True, fused_attn: bool = True):
-        super().__init__()
-        if dim % num_heads:
-            raise ValueError(f'WindowAttention: dim {dim} is not divisible by num_heads {num_heads}')
-        self.num_heads = num_heads
-        self.head_dim = dim // num_heads
-        self.fused_attn = fused_attn
-        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
-        self.proj = nn.Linear(dim, dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(num_windows * B, N, C)`` -> same shape."""
-        batch, tokens, dim = x.shape
-        q, k, v = self.qkv(x).view(batch, tokens, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        x = attention(q, k, v, fused=self.fused_attn)
-        return self.proj(x.transpose(1, 2).reshape(batch, tokens, dim))
+        return super().forward(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
 
 
 class ChannelAttention(nn.Module):
@@ -85,23 +55,23 @@ class ChannelAttention(nn.Module):
     In the official form the attention matrix is ``softmax(scale * k^T v)`` (``head_dim x head_dim``,
     summed over all tokens) and it mixes the channels of ``q``: ``out = q A^T``. That is ordinary
     softmax attention with the roles transposed, ``out^T = softmax(k^T (v^T)^T * scale) q^T``, so the
-    shared SDPA kernel computes it with channels as the sequence and tokens as the feature axis.
+    shared SDPA kernel computes it with channels as the sequence and tokens as the feature axis (timm's
+    ``ChannelAttention`` computes the same with explicit matmuls only).
 
     Args:
         dim (int): channels.
         num_heads (int): channel groups.
         qkv_bias (bool): bias in the qkv projection.
-        fused_attn (bool): use ``F.scaled_dot_product_attention``.
     """
 
-    def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True, fused_attn: bool = True):
+    def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True):
         super().__init__()
         if dim % num_heads:
             raise ValueError(f'ChannelAttention: dim {dim} is not divisible by num_heads {num_heads}')
         self.num_heads = num_heads
         self.head_dim = dim // num_heads
         self.scale = self.head_dim**-0.5
-        self.fused_attn = fused_attn
+        self.fused_attn = use_fused_attn()
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
 
@@ -128,13 +98,13 @@ class SpatialBlock(nn.Module):
                  mlp_ratio: float = 4.,
                  qkv_bias: bool = True,
                  drop_path: float = 0.,
-                 norm_layer: Type[nn.Module] = nn.LayerNorm,
-                 fused_attn: bool = True):
+                 norm_layer: Type[nn.Module] = nn.LayerNorm):
         super().__init__()
         self.window_size = to_2tuple(window_size)
         self.cpe_attn = ConvPosEnc(dim)
         self.norm1 = norm_layer(dim)
-        self.attn = WindowAttention(dim, num_heads, qkv_bias=qkv_bias, fused_attn=fused_attn)
+        # timm's window attention: the same qkv/proj layout and math (no position bias: the CPEs carry it).
+        self.attn = timm_davit.WindowAttention(dim, self.window_size, num_heads, qkv_bias=qkv_bias)
         self.cpe_mlp = ConvPosEnc(dim)
         self.norm2 = norm_layer(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
@@ -162,12 +132,11 @@ class ChannelBlock(nn.Module):
                  mlp_ratio: float = 4.,
                  qkv_bias: bool = True,
                  drop_path: float = 0.,
-                 norm_layer: Type[nn.Module] = nn.LayerNorm,
-                 fused_attn: bool = True):
+                 norm_layer: Type[nn.Module] = nn.LayerNorm):
         super().__init__()
         self.cpe_attn = ConvPosEnc(dim)
         self.norm1 = norm_layer(dim)
-        self.attn = ChannelAttention(dim, num_heads, qkv_bias=qkv_bias, fused_attn=fused_attn)
+        self.attn = ChannelAttention(dim, num_heads, qkv_bias=qkv_bias)
         self.cpe_mlp = ConvPosEnc(dim)
         self.norm2 = norm_layer(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
@@ -197,19 +166,18 @@ class DaViTBlock(nn.Module):
                  mlp_ratio: float = 4.,
                  qkv_bias: bool = True,
                  drop_path: Tuple[float, float] = (0., 0.),
-                 norm_layer: Type[nn.Module] = nn.LayerNorm,
-                 fused_attn: bool = True):
+                 norm_layer: Type[nn.Module] = nn.LayerNorm):
         super().__init__()
-        self.spatial = SpatialBlock(dim, num_heads, window_size, mlp_ratio, qkv_bias, drop_path[0], norm_layer,
-                                    fused_attn)
-        self.channel = ChannelBlock(dim, num_heads, mlp_ratio, qkv_bias, drop_path[1], norm_layer, fused_attn)
+        self.spatial = SpatialBlock(dim, num_heads, window_size, mlp_ratio, qkv_bias, drop_path[0], norm_layer)
+        self.channel = ChannelBlock(dim, num_heads, mlp_ratio, qkv_bias, drop_path[1], norm_layer)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.channel(self.spatial(x))
 
 
 class PatchEmbed(nn.Module):
-    """Stem: pad to a multiple of the stride, 7x7 stride-4 conv, LayerNorm. NCHW in, ``(B, H, W, C)`` out."""
+    """Stem: pad to a multiple of the stride, 7x7 stride-4 conv, LayerNorm. NCHW in, ``(B, H, W, C)`` out.
+    (timm's ``Stem`` names its conv ``conv``, not the official ``proj``, and allows stride 4 only.)"""
 
     def __init__(self, in_channels: int, dim: int, patch_size: int = 4, norm_layer=nn.LayerNorm):
         super().__init__()
@@ -224,7 +192,8 @@ class PatchEmbed(nn.Module):
 
 
 class Downsample(nn.Module):
-    """Between stages: LayerNorm, pad to even size, 2x2 stride-2 conv. ``(B, H, W, C)`` in and out."""
+    """Between stages: LayerNorm, pad to even size, 2x2 stride-2 conv. ``(B, H, W, C)`` in and out.
+    (timm's ``Downsample`` names its conv ``conv``, not the official ``proj``.)"""
 
     def __init__(self, in_dim: int, out_dim: int, norm_layer=nn.LayerNorm):
         super().__init__()
@@ -237,7 +206,7 @@ class Downsample(nn.Module):
 
 
 class DaViTStage(nn.Module):
-    """Optional downsampling followed by ``depth`` DaViT blocks."""
+    """Optional downsampling followed by ``depth`` DaViT blocks; ``(B, H, W, C)`` in and out."""
 
     def __init__(self,
                  in_dim: int,
@@ -249,14 +218,20 @@ class DaViTStage(nn.Module):
                  qkv_bias: bool,
                  drop_paths: Sequence[Tuple[float, float]],
                  downsample: bool,
-                 norm_layer: Type[nn.Module] = nn.LayerNorm,
-                 fused_attn: bool = True):
+                 norm_layer: Type[nn.Module] = nn.LayerNorm):
         super().__init__()
+        self.with_cp = False  # gradient checkpointing of every block (BaseBackbone.set_grad_checkpointing)
         self.downsample = Downsample(in_dim, dim, norm_layer) if downsample else nn.Identity()
         self.blocks = nn.ModuleList([
-            DaViTBlock(dim, num_heads, window_size, mlp_ratio, qkv_bias, drop_paths[j], norm_layer, fused_attn)
+            DaViTBlock(dim, num_heads, window_size, mlp_ratio, qkv_bias, drop_paths[j], norm_layer)
             for j in range(depth)
         ])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.downsample(x)
+        for block in self.blocks:
+            x = maybe_checkpoint(block, x, with_cp=self.with_cp)
+        return x
 
 
 @MODELS.register_module()
@@ -279,8 +254,8 @@ class DaViT(BaseBackbone):
             in ``out_indices``; use it in classification, not for dense tasks.
         frozen_stages (int): see :class:`BaseBackbone`.
         norm_eval (bool): see :class:`BaseBackbone`.
-        with_cp (bool): gradient checkpointing of every DaViT block.
-        fused_attn (bool): SDPA kernels for both attentions (``False``: the plain path, same numbers).
+        with_cp (bool): gradient checkpointing of every DaViT block. Both attentions use the SDPA kernels;
+            ``set_fused_attention(False)`` switches them to the plain path (same numbers).
         norm_layer (type): normalisation layer, LayerNorm (eps 1e-5) as in the official model.
         init_cfg (dict, optional): e.g. ``dict(type='Pretrained', checkpoint=PATH, prefix='backbone.')``.
 
@@ -321,13 +296,11 @@ class DaViT(BaseBackbone):
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  with_cp: bool = False,
-                 fused_attn: bool = True,
                  norm_layer: Type[nn.Module] = nn.LayerNorm,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
         super().__init__(arch, out_indices, frozen_stages, norm_eval, with_cp, init_cfg, in_channels)
-        settings = {**self.arch_defaults, **self.arch_settings}
+        settings = self.arch_settings
         self._check_arch(settings)
-        self.arch_settings = settings
         dims = [int(d) for d in settings['embed_dims']]
         depths = [int(d) for d in settings['depths']]
         heads = [int(h) for h in settings['num_heads']]
@@ -341,7 +314,7 @@ class DaViT(BaseBackbone):
         self.num_features = dims[-1]
 
         # One rate per block, spatial and channel blocks counted separately (2 per depth unit).
-        rates = torch.linspace(0, drop_path_rate, 2 * sum(depths)).tolist()
+        rates = torch.linspace(0, drop_path_rate, 2 * sum(depths), device='cpu').tolist()  # also under a meta device
         pairs = [(rates[2 * u], rates[2 * u + 1]) for u in range(sum(depths))]
 
         self.patch_embed = PatchEmbed(in_channels, dims[0], patch_size, norm_layer)
@@ -358,14 +331,14 @@ class DaViT(BaseBackbone):
                            bool(settings['qkv_bias']),
                            pairs[first:first + depths[i]],
                            downsample=i > 0,
-                           norm_layer=norm_layer,
-                           fused_attn=fused_attn))
+                           norm_layer=norm_layer))
         self._build_out_norms(dims, norm_layer)
         self.feature_info = [
-            dict(num_chs=dims[i], reduction=patch_size * 2**i, module=f'stages.{i}') for i in self.out_indices
+            dict(num_chs=dims[i], reduction=patch_size * 2**i, module=f'stages.{i}') for i in range(self.num_stages)
         ]
         self.apply(self.init_linear_weights)
         self._freeze_stages()
+        self.set_grad_checkpointing(with_cp)
 
     @staticmethod
     def _check_arch(settings: Dict[str, Any]) -> None:
@@ -408,9 +381,7 @@ class DaViT(BaseBackbone):
         outs = []
         last = self.num_stages - 1
         for i, stage in enumerate(self.stages):
-            x = stage.downsample(x)
-            for block in stage.blocks:
-                x = self._run(block, x)
+            x = stage(x)
             if i not in self.out_indices:
                 continue
             norm = getattr(self, f'norm{i}')
