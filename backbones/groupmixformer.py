@@ -41,11 +41,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 from mmcv.cnn.bricks import DropPath
+from timm.layers import use_fused_attn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_weights
 
 from .base import BaseBackbone
-from .layers import Mlp
+from .layers import Mlp, maybe_checkpoint
 from .registry import MODELS
 
 __all__ = ['GroupMixFormer']
@@ -87,7 +88,8 @@ def _fold_bn(conv: nn.Conv2d, norm: nn.Module) -> Tuple[nn.Conv2d, nn.Module]:
 
 
 class SeparableConv2d(nn.Module):
-    """Depthwise ``k x k`` conv then pointwise 1x1 conv, both without bias."""
+    """Depthwise ``k x k`` conv then pointwise 1x1 conv, both without bias. (timm's and mmcv's separable
+    convs name their parts ``conv_dw``/``conv_pw`` and ``depthwise_conv.conv``, not the official keys.)"""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1):
         super().__init__()
@@ -100,7 +102,8 @@ class SeparableConv2d(nn.Module):
 
 
 class ConvNormAct(nn.Module):
-    """``hardswish(norm(conv(x)))`` with a 3x3 stride-2 conv (with bias): one half of the stem."""
+    """``hardswish(norm(conv(x)))`` with a 3x3 stride-2 conv (with bias): one half of the stem. (timm's
+    ``ConvNormAct`` and mmcv's ``ConvModule`` name the norm ``bn``, not the official ``norm``.)"""
 
     def __init__(self, in_channels: int, out_channels: int, norm_cfg: Dict):
         super().__init__()
@@ -195,8 +198,9 @@ class GroupMixAttention(nn.Module):
         crpe_windows (Sequence[tuple[int, int]]): CRPE ``(kernel size, heads)`` pairs.
         norm_cfg (dict): norm of the identity segment and of the segment aggregators.
 
-    ``fused_attn`` (default True) computes ``softmax(k)^T v`` with ``F.scaled_dot_product_attention``;
-    False with an explicit softmax and product (the same numbers to float round-off).
+    ``fused_attn`` (timm's ``use_fused_attn()``, True by default; ``set_fused_attention`` of the model
+    switches it) computes ``softmax(k)^T v`` with ``F.scaled_dot_product_attention``; False with an
+    explicit softmax and product (the same numbers to float round-off).
     """
 
     def __init__(self,
@@ -222,7 +226,7 @@ class GroupMixAttention(nn.Module):
         # As in the official model, the scale is computed from the full width (dim // heads), not from
         # the attended channels per head.
         self.scale = (dim // num_heads)**-0.5
-        self.fused_attn = True
+        self.fused_attn = use_fused_attn()
 
         self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
         self.identity_norm = build_norm_layer(norm_cfg, segment)[1]
@@ -329,14 +333,21 @@ class GroupMixBlock(nn.Module):
 
 
 class GroupMixStage(nn.Module):
-    """Patch embedding, then blocks; NCHW in, ``(B, N, C)`` tokens and their size out."""
+    """Patch embedding, then blocks; NCHW in, NCHW out (a channels_last view of the blocks' tokens)."""
 
     def __init__(self, in_channels: int, dim: int, depth: int, stride: int, block_kwargs: Dict,
                  drop_paths: Sequence[float], norm_cfg: Dict):
         super().__init__()
+        self.with_cp = False  # gradient checkpointing of the patch embedding and every block
         self.patch_embed = PatchEmbed(in_channels, dim, stride, norm_cfg)
         self.blocks = nn.ModuleList(
             GroupMixBlock(dim, drop_path=drop_paths[j], norm_cfg=norm_cfg, **block_kwargs) for j in range(depth))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x, size = maybe_checkpoint(self.patch_embed, x, with_cp=self.with_cp)
+        for block in self.blocks:
+            x = maybe_checkpoint(block, x, size, with_cp=self.with_cp)
+        return _channels_last_map(x, size)
 
 
 @MODELS.register_module()
@@ -389,8 +400,7 @@ class GroupMixFormer(BaseBackbone):
                  with_cp: bool = False,
                  init_cfg=None):
         super().__init__(arch, out_indices, frozen_stages, norm_eval, with_cp, init_cfg, in_channels)
-        settings = {**self.arch_defaults, **self.arch_settings}
-        self.arch_settings = settings
+        settings = self.arch_settings
         dims = tuple(int(d) for d in settings['embed_dims'])
         depths = tuple(int(d) for d in settings['depths'])
         ratios = tuple(settings['mlp_ratios'])
@@ -423,10 +433,9 @@ class GroupMixFormer(BaseBackbone):
                 GroupMixStage(dims[max(i - 1, 0)], dims[i], depths[i], 1 if i == 0 else 2, block_kwargs,
                               drop_paths[start:start + depths[i]], norm_cfg))
         self._build_out_norms(dims, lambda channels: build_norm_layer(norm_cfg, channels)[1])
-        self.feature_info = [
-            dict(num_chs=dims[i], reduction=4 * 2**i, module=f'stages.{i}') for i in self.out_indices
-        ]
+        self.feature_info = [dict(num_chs=dims[i], reduction=4 * 2**i, module=f'stages.{i}') for i in range(4)]
         self.apply(self.init_linear_weights)
+        self.set_grad_checkpointing(with_cp)
 
     def fuse(self) -> 'GroupMixFormer':
         """Fold every BatchNorm that follows a conv or the qkv projection into it, for deployment.
@@ -456,13 +465,10 @@ class GroupMixFormer(BaseBackbone):
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         self.check_input(x)
         # Every conv runs on channels_last maps: tokens and maps are views of each other.
-        x = self._run(self.stem, x.contiguous(memory_format=torch.channels_last))
+        x = maybe_checkpoint(self.stem, x.contiguous(memory_format=torch.channels_last), with_cp=self.with_cp)
         outs = []
         for i, stage in enumerate(self.stages):
-            x, size = self._run(stage.patch_embed, x)
-            for block in stage.blocks:
-                x = self._run(block, x, size)
-            x = _channels_last_map(x, size)
+            x = stage(x)
             if i in self.out_indices:
                 outs.append(getattr(self, f'norm{i}')(x).contiguous())
         return tuple(outs)
