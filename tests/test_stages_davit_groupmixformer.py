@@ -1,0 +1,57 @@
+"""DaViT and GroupMixFormer: stages that run themselves, ``feature_info`` and the one fused-attention switch."""
+import pytest
+import torch
+
+from backbones.davit import DaViT
+from backbones.groupmixformer import GroupMixFormer
+
+TINY = {
+    DaViT: dict(arch=dict(embed_dims=(16, 32, 48, 64), depths=(1, 1, 2, 1), num_heads=(1, 2, 3, 4), window_size=3)),
+    GroupMixFormer: dict(arch=dict(embed_dims=(40, 40, 80, 80), depths=(1, 1, 2, 1), mlp_ratios=(4, 4, 4, 4))),
+}
+FAMILIES = pytest.mark.parametrize('cls', list(TINY), ids=lambda cls: cls.__name__)
+
+
+@FAMILIES
+@pytest.mark.parametrize('out_indices', [(3, ), (1, 3), (0, 1, 2, 3)])
+def test_feature_info_gives_out_channels(cls, out_indices):
+    """``feature_info`` describes every stage (timm style) and ``out_channels`` matches the outputs."""
+    model = cls(**TINY[cls], out_indices=out_indices).eval()
+    dims = model.arch_settings['embed_dims']
+    assert [info['num_chs'] for info in model.feature_info] == list(dims)
+    assert [info['reduction'] for info in model.feature_info] == [4, 8, 16, 32]
+    modules = dict(model.named_modules())
+    assert all(info['module'] in modules for info in model.feature_info)
+    with torch.no_grad():
+        outs = model(torch.randn(1, 3, 64, 96))
+    assert model.out_channels == [o.shape[1] for o in outs] == [dims[i] for i in out_indices]
+
+
+@FAMILIES
+def test_grad_checkpointing_reaches_every_stage(cls):
+    """``with_cp`` reaches every stage, whose blocks then run again in the backward pass."""
+    model = cls(**TINY[cls], with_cp=True).train()
+    assert all(stage.with_cp for stage in model.stages)
+    calls = []
+    block = model.stages[2].blocks[1]
+    forward = block.forward
+    block.forward = lambda *args: (calls.append(1), forward(*args))[1]  # (hooks do not run in the recomputation)
+    sum(o.sum() for o in model(torch.randn(2, 3, 64, 64))).backward()
+    assert len(calls) == 2  # forward, then the recomputation
+    model.set_grad_checkpointing(False)
+    calls.clear()
+    sum(o.sum() for o in model(torch.randn(2, 3, 64, 64))).backward()
+    assert not any(stage.with_cp for stage in model.stages) and len(calls) == 1
+
+
+@FAMILIES
+def test_one_fused_attention_switch(cls):
+    """Attention modules hold ``fused_attn`` per instance; the model's switch sets every one of them."""
+    model = cls(**TINY[cls])
+    attns = [m for m in model.modules() if 'fused_attn' in vars(m)]
+    assert len(attns) >= sum(model.arch_settings['depths'])
+    assert all(m.fused_attn for m in attns)
+    model.set_fused_attention(False)
+    assert not any(m.fused_attn for m in attns)
+    with pytest.raises(TypeError):
+        cls(**TINY[cls], fused_attn=False)
