@@ -254,10 +254,12 @@ class DaViT(BaseBackbone):
             in ``out_indices``; use it in classification, not for dense tasks.
         frozen_stages (int): see :class:`BaseBackbone`.
         norm_eval (bool): see :class:`BaseBackbone`.
-        with_cp (bool): gradient checkpointing of every DaViT block. Both attentions use the SDPA kernels;
-            ``set_fused_attention(False)`` switches them to the plain path (same numbers).
+        with_cp (bool): gradient checkpointing of every DaViT block.
         norm_layer (type): normalisation layer, LayerNorm (eps 1e-5) as in the official model.
         init_cfg (dict, optional): e.g. ``dict(type='Pretrained', checkpoint=PATH, prefix='backbone.')``.
+
+    Both attentions use the SDPA kernels (timm's ``use_fused_attn()``); ``set_fused_attention(False)``
+    switches them to the plain path (same numbers).
 
     Example:
         >>> model = DaViT('t', out_indices=(0, 1, 2, 3))
