@@ -44,10 +44,10 @@ def resize_pos_embed(pos_embed: torch.Tensor, old_grid: Tuple[int, int], new_gri
                      num_extra_tokens: int = 1) -> torch.Tensor:
     """Resize a ``(1, extra + gh*gw, C)`` position embedding to another patch grid.
 
-    Own code: timm's ``resample_abs_pos_embed`` interpolates without aligned corners. The extra (class) token embeddings are kept; the grid is resized bilinearly with aligned corners
+    The extra (class) token embeddings are kept; the grid is resized bilinearly with aligned corners
     (the corner embeddings stay where they are), which is what the reference loader's
     ``scipy.ndimage.zoom(order=1)`` computes. Runs in float64 for the same reason (float32 when traced)
-    and returns the input dtype.
+    and returns the input dtype. Own code: timm's ``resample_abs_pos_embed`` resizes in float32 only.
     """
     old_grid, new_grid = tuple(old_grid), tuple(new_grid)
     if not is_tracing() and old_grid == new_grid:  # traced: resizing to the same grid is exact
