@@ -30,7 +30,10 @@ class BaseBackbone(BaseModule):
 
     Subclasses set :attr:`arch_zoo` (and :attr:`arch_keys`, the keys a custom ``arch`` dict must give),
     build their modules, and implement :meth:`stem_modules`, :meth:`stage_modules`,
-    :meth:`stage_part_depth` (or their own :meth:`layer_depth_of`) and ``forward``.
+    :meth:`stage_part_depth` (or their own :meth:`layer_depth_of`) and ``forward``: the stem, then a loop
+    over stages that run their own blocks (under :func:`~backbones.layers.maybe_checkpoint` with their
+    ``with_cp`` flag). They set :attr:`feature_info` before :meth:`_build_out_norms` and call
+    :meth:`set_grad_checkpointing` last.
 
     Args:
         arch (str | dict): a name from :attr:`arch_zoo` (case-insensitive, aliases allowed) or a dict
