@@ -275,8 +275,10 @@ class BaseBackbone(BaseModule):
         state_dict = strip_prefix(find_state_dict(load_weights_file(path)), prefix)
         state_dict = self.adapt_state_dict(state_dict)
         own = self.state_dict()
-        mismatched = [k for k, v in state_dict.items() if k in own and tuple(v.shape) != tuple(own[k].shape)
-                      and not k.endswith(self.resized_on_load)]
+        mismatched = [
+            k for k, v in state_dict.items()
+            if k in own and tuple(v.shape) != tuple(own[k].shape) and not k.endswith(self.resized_on_load)
+        ]
         if mismatched:
             shapes = ', '.join(f'{k}: {tuple(state_dict[k].shape)} vs {tuple(own[k].shape)}'
                                for k in mismatched[:3])

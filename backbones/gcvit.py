@@ -353,4 +353,3 @@ class GCViT(BaseBackbone):
             if i in self.out_indices:
                 outs.append(getattr(self, f'norm{i}')(out).permute(0, 3, 1, 2).contiguous())
         return tuple(outs)
-

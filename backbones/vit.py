@@ -370,8 +370,9 @@ class ViT(BaseBackbone):
             TransformerLayer(dims, int(settings['num_heads']), int(settings['mlp_dims']), qkv_bias, drop_rate,
                              attn_drop_rate, drop_paths[i]) for i in range(depth)
         ])
-        self.feature_info = [dict(num_chs=dims, reduction=self.patch_stride, module=f'layers.{i}')
-                             for i in range(depth)]
+        self.feature_info = [
+            dict(num_chs=dims, reduction=self.patch_stride, module=f'layers.{i}') for i in range(depth)
+        ]
         self._build_out_norms(lambda c: nn.LayerNorm(c, eps=1e-6))
         self._init_parameters()
         self.set_grad_checkpointing(with_cp)
