@@ -10,12 +10,13 @@ through ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone.')``
 ``get_layer_depth`` for layer-wise learning-rate decay.
 """
 import copy
-from typing import Any, ClassVar, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, ClassVar, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
+from mmengine.runner.checkpoint import load_state_dict
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from .checkpoint import find_state_dict, load_weights_file, strip_prefix
@@ -29,7 +30,10 @@ class BaseBackbone(BaseModule):
 
     Subclasses set :attr:`arch_zoo` (and :attr:`arch_keys`, the keys a custom ``arch`` dict must give),
     build their modules, and implement :meth:`stem_modules`, :meth:`stage_modules`,
-    :meth:`stage_part_depth` (or their own :meth:`layer_depth_of`) and ``forward``.
+    :meth:`stage_part_depth` (or their own :meth:`layer_depth_of`) and ``forward``: the stem, then a loop
+    over stages that run their own blocks (under :func:`~backbones.layers.maybe_checkpoint` with their
+    ``with_cp`` flag). They set :attr:`feature_info` before :meth:`_build_out_norms` and call
+    :meth:`set_grad_checkpointing` last.
 
     Args:
         arch (str | dict): a name from :attr:`arch_zoo` (case-insensitive, aliases allowed) or a dict
@@ -52,6 +56,11 @@ class BaseBackbone(BaseModule):
     num_stages: int = 4
     #: smallest image side ``forward`` accepts: the stride-32 outputs keep at least one pixel
     min_input_size: ClassVar[int] = 32
+    #: key endings whose owning modules resize a checkpoint's tensor when it is loaded (no shape check)
+    resized_on_load: ClassVar[Tuple[str, ...]] = ('relative_position_bias_table', )
+    #: timm-style, one entry per stage: ``dict(num_chs, reduction, module)``; read by :attr:`out_channels`
+    #: and :meth:`_build_out_norms`, so families set it before building the output norms
+    feature_info: List[Dict[str, Any]]
 
     def __init__(self,
                  arch: Union[str, Dict[str, Any]],
@@ -180,8 +189,14 @@ class BaseBackbone(BaseModule):
             raise ValueError(f'{type(self).__name__}: expected images of shape (B, {self.in_channels}, H, W) '
                              f'with H, W >= {size}, got {tuple(x.shape)}')
 
-    def _build_out_norms(self, channels: Sequence[int], norm_layer) -> None:
-        """Add ``norm{i}`` for every output stage ``i``."""
+    def _build_out_norms(self, norm_layer: Callable[[int], nn.Module], *legacy) -> None:
+        """Add ``norm{i} = norm_layer(feature_info[i]['num_chs'])`` for every output stage ``i``.
+
+        (Deprecated form, until every family sets :attr:`feature_info` first: ``(channels, norm_layer)``.)"""
+        if legacy:
+            channels, norm_layer = norm_layer, legacy[0]
+        else:
+            channels = [info['num_chs'] for info in self.feature_info]
         for i in self.out_indices:
             self.add_module(f'norm{i}', norm_layer(channels[i]))
 
@@ -252,28 +267,29 @@ class BaseBackbone(BaseModule):
 
         Keys under ``prefix`` (e.g. ``'backbone.'`` of a converted classifier) are used; a bare
         backbone state dict works too. Tables and embeddings made for another window or grid size
-        are resized by the modules that own them.
+        (:attr:`resized_on_load`) are resized by the modules that own them. Refused in one line, before
+        anything is loaded: a file whose shapes are another arch's, or one with no key of this model.
+        mmengine's ``load_state_dict`` reports the missing and unexpected keys (as ``PretrainedInit``).
         """
-        logger = MMLogger.get_current_instance()
+        name = type(self).__name__
         state_dict = strip_prefix(find_state_dict(load_weights_file(path)), prefix)
         state_dict = self.adapt_state_dict(state_dict)
         own = self.state_dict()
-        mismatched = [k for k, v in state_dict.items() if k in own and tuple(v.shape) != tuple(own[k].shape)
-                      and not k.endswith('relative_position_bias_table')]
+        mismatched = [
+            k for k, v in state_dict.items()
+            if k in own and tuple(v.shape) != tuple(own[k].shape) and not k.endswith(self.resized_on_load)
+        ]
         if mismatched:
             shapes = ', '.join(f'{k}: {tuple(state_dict[k].shape)} vs {tuple(own[k].shape)}'
                                for k in mismatched[:3])
-            raise ValueError(f'{type(self).__name__}: {path} does not fit this arch ({shapes}); '
+            raise ValueError(f'{name}: {path} does not fit this arch ({shapes}); '
                              'was it converted for another variant?')
-        missing, unexpected = self.load_state_dict(state_dict, strict=False)
-        loaded = len(own) - len(missing)
+        loaded = sum(k in state_dict for k in own)
         if loaded == 0:
-            raise ValueError(f'{type(self).__name__}: no weight in {path} matches this model '
-                             f'(prefix={prefix!r}); convert official checkpoints with '
-                             'tools/model_converters/ first')
-        logger.info(f'{type(self).__name__}: loaded {loaded} tensors from {path}; '
-                    f'missing {len(missing)} {sorted(missing)[:8]}, unexpected {len(unexpected)} '
-                    f'{sorted(unexpected)[:8]}')
+            raise ValueError(f'{name}: no weight in {path} matches this model (prefix={prefix!r}); convert '
+                             'official checkpoints with tools/model_converters/ first')
+        load_state_dict(self, state_dict, strict=False, logger='current')
+        MMLogger.get_current_instance().info(f'{name}: loaded {loaded} of {len(own)} tensors from {path}')
 
     def init_weights(self) -> None:
         cfg = self.init_cfg

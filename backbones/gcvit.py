@@ -18,10 +18,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn.bricks import DropPath
+from timm.layers import use_fused_attn
 
 from .base import BaseBackbone
-from .layers import (Mlp, RelativePositionBias, attention, is_tracing, pad_to_multiple, to_2tuple, window_partition,
-                     window_reverse)
+from .layers import (Mlp, RelativePositionBias, attention, is_tracing, maybe_checkpoint, pad_to_multiple, to_2tuple,
+                     window_partition, window_reverse)
 from .registry import MODELS
 
 __all__ = ['GCViT']
@@ -32,7 +33,9 @@ QUERY_BLOCKS_PER_STAGE = (3, 2, 1, 1)
 
 
 class SqueezeExcite(nn.Module):
-    """Channel gating from globally pooled features; bias-free linears as in the paper's MBConv."""
+    """Channel gating from globally pooled features; bias-free linears as in the paper's MBConv.
+
+    Own code: timm's ``SqueezeExcite`` gates through 1x1 convs whose width it rounds to a multiple of 8."""
 
     def __init__(self, channels: int, ratio: float = 0.25):
         super().__init__()
@@ -136,11 +139,10 @@ class WindowAttention(nn.Module):
     of its windows.
     """
 
-    fused_attn: bool = True
-
     def __init__(self, dim: int, num_heads: int, window_size: Tuple[int, int], use_global_query: bool,
                  qkv_bias: bool = True, attn_drop: float = 0., proj_drop: float = 0.):
         super().__init__()
+        self.fused_attn = use_fused_attn()  # switched by BaseBackbone.set_fused_attention
         self.num_heads = num_heads
         self.head_dim = dim // num_heads
         self.scale = self.head_dim**-0.5
@@ -203,7 +205,10 @@ class GCViTBlock(nn.Module):
 
 class GCViTStage(nn.Module):
     """Global-query generator, blocks alternating local (even) and global (odd) attention, and an
-    optional downsampler at the end. Channels-last in and out; also returns the pre-downsample map."""
+    optional downsampler at the end.
+
+    ``forward`` takes a channels-last map and returns the stage's output before the downsampler (what the
+    model normalises as stage output) and the next stage's input (downsampled, or the same map)."""
 
     def __init__(self, dim: int, depth: int, num_heads: int, window_size: Tuple[int, int],
                  query_blocks: int, query_downsample: bool, mlp_ratio: float, qkv_bias: bool,
@@ -217,6 +222,18 @@ class GCViTStage(nn.Module):
                        layer_scale=layer_scale) for i in range(depth)
         ])
         self.downsample = Downsample(dim, out_dim) if out_dim is not None else None
+        self.with_cp = False  # set by BaseBackbone.set_grad_checkpointing
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        # Only odd-indexed blocks attend globally: a one-block stage needs no global queries.
+        q_global = None
+        if len(self.blocks) > 1:
+            q_global = maybe_checkpoint(self.global_query, x.permute(0, 3, 1, 2), with_cp=self.with_cp)
+        for block in self.blocks:
+            x = maybe_checkpoint(block, x, q_global, with_cp=self.with_cp)
+        if self.downsample is None:
+            return x, x
+        return x, maybe_checkpoint(self.downsample, x, with_cp=self.with_cp)
 
 
 @MODELS.register_module()
@@ -285,16 +302,15 @@ class GCViT(BaseBackbone):
                  with_cp: bool = False,
                  init_cfg=None):
         super().__init__(arch, out_indices, frozen_stages, norm_eval, with_cp, init_cfg, in_channels)
-        settings = {**self.arch_defaults, **self.arch_settings}
-        self.arch_settings = settings
+        settings = self.arch_settings
         depths, heads = tuple(settings['depths']), tuple(settings['num_heads'])
         if len(depths) != 4 or len(heads) != 4:
             raise ValueError(f'GCViT: depths and num_heads need 4 entries, got {depths} and {heads}')
         windows = settings['window_size'] if window_size is None else window_size
         windows = [to_2tuple(w) for w in ((windows, ) * 4 if isinstance(windows, int) else windows)]
-        if len(windows) != 4 or len(query_downsample) != 4:
-            raise ValueError(f'GCViT: window_size and query_downsample need 4 entries, got {windows} and '
-                             f'{tuple(query_downsample)}')
+        if len(windows) != 4 or any(len(w) != 2 for w in windows) or len(query_downsample) != 4:
+            raise ValueError(f'GCViT: window_size (ints or pairs) and query_downsample need 4 entries, got '
+                             f'{windows} and {tuple(query_downsample)}')
         drop_path_rate = settings['drop_path_rate'] if drop_path_rate is None else drop_path_rate
         dims = [int(settings['embed_dims'] * 2**i) for i in range(4)]
         self.embed_dims = dims
@@ -311,11 +327,10 @@ class GCViT(BaseBackbone):
                            bool(query_downsample[i]) and i < 3, settings['mlp_ratio'], qkv_bias, drop_rate,
                            attn_drop_rate, drop_paths[start:start + depths[i]], settings['layer_scale'],
                            dims[i + 1] if i < 3 else None))
-        self._build_out_norms(dims, nn.LayerNorm)
-        self.feature_info = [
-            dict(num_chs=dims[i], reduction=4 * 2**i, module=f'stages.{i}') for i in self.out_indices
-        ]
+        self.feature_info = [dict(num_chs=dims[i], reduction=4 * 2**i, module=f'stages.{i}') for i in range(4)]
+        self._build_out_norms(nn.LayerNorm)
         self.apply(self.init_linear_weights)
+        self.set_grad_checkpointing(with_cp)
 
     def stem_modules(self) -> List[nn.Module]:
         return [self.patch_embed]
@@ -331,16 +346,10 @@ class GCViT(BaseBackbone):
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         self.check_input(x)
-        x = self.pos_drop(self._run(self.patch_embed, x))
+        x = self.pos_drop(maybe_checkpoint(self.patch_embed, x, with_cp=self.with_cp))
         outs = []
         for i, stage in enumerate(self.stages):
-            # Only odd-indexed blocks attend globally: a one-block stage needs no global queries.
-            q_global = self._run(stage.global_query, x.permute(0, 3, 1, 2)) if len(stage.blocks) > 1 else None
-            for block in stage.blocks:
-                x = self._run(block, x, q_global)
+            out, x = stage(x)
             if i in self.out_indices:
-                outs.append(getattr(self, f'norm{i}')(x).permute(0, 3, 1, 2).contiguous())
-            if stage.downsample is not None:
-                x = self._run(stage.downsample, x)
+                outs.append(getattr(self, f'norm{i}')(out).permute(0, 3, 1, 2).contiguous())
         return tuple(outs)
-

@@ -1,14 +1,16 @@
 """Building blocks shared by every backbone family.
 
 Window partitioning, padding to a multiple, relative-position bias tables, attention with a fused
-(``F.scaled_dot_product_attention``) and a plain path, and the MLP. Each lives here once; the family
-files compose them.
+(``F.scaled_dot_product_attention``) and a plain path, and activation checkpointing. Each lives here
+once; the family files compose them. The MLP and ``to_2tuple`` are timm's (re-exported: same keys
+``fc1``/``fc2``, same numbers).
 """
-from typing import Optional, Tuple, Type
+from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from timm.layers import Mlp, to_2tuple
 from torch.utils.checkpoint import checkpoint
 
 __all__ = [
@@ -23,16 +25,6 @@ def maybe_checkpoint(module: nn.Module, *args, with_cp: bool):
     if with_cp and torch.is_grad_enabled():
         return checkpoint(module, *args, use_reentrant=False)
     return module(*args)
-
-
-def to_2tuple(value) -> Tuple[int, int]:
-    """Return ``(value, value)`` for an int, or the value as a 2-tuple."""
-    if isinstance(value, int):
-        return value, value
-    value = tuple(value)
-    if len(value) != 2:
-        raise ValueError(f'expected an int or a pair, got {value!r}')
-    return value
 
 
 def attention(q: torch.Tensor,
@@ -186,24 +178,3 @@ class RelativePositionBias(nn.Module):
         # Official checkpoints carry the index as a persistent buffer; it is derived here.
         state_dict.pop(prefix + 'relative_position_index', None)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-
-
-class Mlp(nn.Module):
-    """Two-layer MLP ``fc2(drop(act(fc1(x))))`` on the last dim."""
-
-    def __init__(self,
-                 in_features: int,
-                 hidden_features: Optional[int] = None,
-                 out_features: Optional[int] = None,
-                 act_layer: Type[nn.Module] = nn.GELU,
-                 drop: float = 0.):
-        super().__init__()
-        hidden_features = hidden_features or in_features
-        out_features = out_features or in_features
-        self.fc1 = nn.Linear(in_features, hidden_features)
-        self.act = act_layer()
-        self.fc2 = nn.Linear(hidden_features, out_features)
-        self.drop = nn.Dropout(drop)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))

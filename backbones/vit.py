@@ -16,9 +16,10 @@ official ``encoder_norm``).
 
 Position embeddings are stored for the grid of ``img_size``. Inputs of any size ``>= 32`` work: the
 image is zero-padded at the bottom/right to a multiple of the patch stride and the embedding grid is
-resized at run time; a checkpoint made for another grid is resized when loaded. Both resizes are
-bilinear with aligned corners, the interpolation ``scipy.ndimage.zoom(order=1)`` does in the reference
-implementation's loader, so a 224 checkpoint run at 384 gives the reference's 384 numbers.
+resized at run time; a checkpoint made for another grid is resized when loaded (by any load path). Both
+resizes are :func:`resize_pos_embed`: bilinear with aligned corners, the interpolation
+``scipy.ndimage.zoom(order=1)`` does in the reference implementation's loader, so a 224 checkpoint run at
+384 gives the reference's 384 numbers.
 """
 import math
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -27,12 +28,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn.bricks import DropPath
+from timm.layers import StdConv2d, StdConv2dSame, create_pool2d, use_fused_attn
 
 from .base import BaseBackbone
-from .layers import Mlp, attention, is_tracing, pad_to_multiple, to_2tuple
+from .layers import Mlp, attention, is_tracing, maybe_checkpoint, pad_to_multiple, to_2tuple
 from .registry import MODELS
 
-__all__ = ['ViT', 'ResNetV2Stem', 'StdConv2d', 'HYBRID_STEMS', 'resize_pos_embed']
+__all__ = ['ViT', 'ResNetV2Stem', 'HYBRID_STEMS', 'resize_pos_embed']
 
 # Stride of the hybrid's ResNetV2 stem: 2 (root conv) * 2 (max-pool) * 2 * 2 (stages 2 and 3).
 RESNET_STRIDE = 16
@@ -45,7 +47,7 @@ def resize_pos_embed(pos_embed: torch.Tensor, old_grid: Tuple[int, int], new_gri
     The extra (class) token embeddings are kept; the grid is resized bilinearly with aligned corners
     (the corner embeddings stay where they are), which is what the reference loader's
     ``scipy.ndimage.zoom(order=1)`` computes. Runs in float64 for the same reason (float32 when traced)
-    and returns the input dtype.
+    and returns the input dtype. Own code: timm's ``resample_abs_pos_embed`` resizes in float32 only.
     """
     old_grid, new_grid = tuple(old_grid), tuple(new_grid)
     if not is_tracing() and old_grid == new_grid:  # traced: resizing to the same grid is exact
@@ -72,45 +74,11 @@ def square_grid(num_tokens: int, num_extra_tokens: int = 1) -> Tuple[int, int]:
 
 
 # ----------------------------------------------------------------------------------------- hybrid stem
-def pad_same(x: torch.Tensor, kernel_size: Tuple[int, int], stride: Tuple[int, int],
-             value: float = 0.) -> torch.Tensor:
-    """TensorFlow's 'SAME' padding: output ``ceil(size / stride)``, the odd pixel of padding at the
-    bottom/right (what timm's hybrid stem uses; PyTorch's own padding is symmetric)."""
-    pads = []
-    for size, k, s in zip(x.shape[-2:], kernel_size, stride):
-        total = max((math.ceil(size / s) - 1) * s + k - size, 0)
-        pads.append((total // 2, total - total // 2))
-    (top, bottom), (left, right) = pads
-    return F.pad(x, (left, right, top, bottom), value=value) if top or bottom or left or right else x
-
-
-class StdConv2d(nn.Conv2d):
-    """Conv2d whose kernel is standardised (zero mean, unit variance per output channel) at every call.
-
-    Args:
-        eps (float): added to the variance; Google's BiT/ViT code uses 1e-5, timm 1e-8.
-        same_padding (bool): TensorFlow 'SAME' padding computed from the input (``padding`` is then 0).
-    """
-
-    def __init__(self, *args, eps: float = 1e-5, same_padding: bool = False, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.eps = eps
-        self.same_padding = same_padding
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        var, mean = torch.var_mean(self.weight, dim=(1, 2, 3), keepdim=True, unbiased=False)
-        weight = (self.weight - mean) * torch.rsqrt(var + self.eps)
-        if self.same_padding:
-            x = pad_same(x, self.kernel_size, self.stride)
-        return F.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
-
-
-class MaxPool2dSame(nn.MaxPool2d):
-    """Max-pool with TensorFlow 'SAME' padding (padded with -inf)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = pad_same(x, to_2tuple(self.kernel_size), to_2tuple(self.stride), value=float('-inf'))
-        return F.max_pool2d(x, self.kernel_size, self.stride, 0, self.dilation, self.ceil_mode)
+def std_conv(in_channels: int, out_channels: int, kernel_size: int, stride: int, style: Dict) -> nn.Conv2d:
+    """Weight-standardised conv (timm's), bias-free: symmetric padding in the seed's stem, TensorFlow
+    'SAME' (the odd pixel at the bottom/right) in timm's; the standardisation eps of the style."""
+    conv = StdConv2dSame if style['same_padding'] else StdConv2d
+    return conv(in_channels, out_channels, kernel_size, stride, bias=False, eps=style['conv_eps'])
 
 
 # How the two released hybrid stems differ: the seed's PyTorch port (jeonsworld/ViT-pytorch) and timm's
@@ -127,8 +95,7 @@ class ProjectionShortcut(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, stride: int, style: Dict):
         super().__init__()
-        self.conv = StdConv2d(in_channels, out_channels, 1, stride, bias=False, eps=style['conv_eps'],
-                              same_padding=style['same_padding'])
+        self.conv = std_conv(in_channels, out_channels, 1, stride, style)
         self.norm = nn.GroupNorm(style['projection_groups'] or out_channels, out_channels, eps=1e-5)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -143,12 +110,11 @@ class Bottleneck(nn.Module):
                  style: Optional[Dict] = None):
         super().__init__()
         style = style or HYBRID_STEMS['seed']
-        conv = dict(bias=False, eps=style['conv_eps'], same_padding=style['same_padding'])
-        self.conv1 = StdConv2d(in_channels, mid_channels, 1, **conv)
+        self.conv1 = std_conv(in_channels, mid_channels, 1, 1, style)
         self.norm1 = nn.GroupNorm(32, mid_channels, eps=style['norm_eps'])
-        self.conv2 = StdConv2d(mid_channels, mid_channels, 3, stride, 0 if style['same_padding'] else 1, **conv)
+        self.conv2 = std_conv(mid_channels, mid_channels, 3, stride, style)
         self.norm2 = nn.GroupNorm(32, mid_channels, eps=style['norm_eps'])
-        self.conv3 = StdConv2d(mid_channels, out_channels, 1, **conv)
+        self.conv3 = std_conv(mid_channels, out_channels, 1, 1, style)
         self.norm3 = nn.GroupNorm(32, out_channels, eps=style['norm_eps'])
         self.act = nn.ReLU(inplace=True)
         needs_projection = stride != 1 or in_channels != out_channels
@@ -182,13 +148,11 @@ class ResNetV2Stem(nn.Module):
             raise ValueError(f'ViT: hybrid_stem={style!r} is not one of {sorted(HYBRID_STEMS)}')
         self.style = style
         settings = HYBRID_STEMS[style]
-        same = settings['same_padding']
         self.root = nn.Sequential()
-        self.root.add_module('conv', StdConv2d(in_channels, width, 7, 2, 0 if same else 3, bias=False,
-                                               eps=settings['conv_eps'], same_padding=same))
+        self.root.add_module('conv', std_conv(in_channels, width, 7, 2, settings))
         self.root.add_module('norm', nn.GroupNorm(32, width, eps=settings['norm_eps']))
         self.root.add_module('act', nn.ReLU(inplace=True))
-        self.root.add_module('pool', MaxPool2dSame(3, 2) if same else nn.MaxPool2d(3, 2, 0))
+        self.root.add_module('pool', create_pool2d('max', 3, 2, padding='same' if settings['same_padding'] else 0))
         self.stages = nn.ModuleList()
         in_ch = width
         for i, count in enumerate(units):
@@ -261,11 +225,10 @@ class Attention(nn.Module):
     materialises them.
     """
 
-    fused_attn: bool = True
-
     def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True, attn_drop: float = 0.,
                  proj_drop: float = 0.):
         super().__init__()
+        self.fused_attn = use_fused_attn()  # switched by BaseBackbone.set_fused_attention
         if dim % num_heads:
             raise ValueError(f'ViT: embed_dims {dim} is not divisible by num_heads {num_heads}')
         self.num_heads = num_heads
@@ -362,6 +325,7 @@ class ViT(BaseBackbone):
     }
     arch_keys = ('embed_dims', 'depth', 'num_heads', 'mlp_dims', 'patch_size')
     arch_defaults = dict(resnet_units=None, resnet_width=64)
+    resized_on_load = ('pos_embed', )  # by Embedding, for a checkpoint made for another grid
     out_types = ('featmap', 'cls_token')
 
     def __init__(self,
@@ -382,7 +346,7 @@ class ViT(BaseBackbone):
         # Every transformer layer is a stage; the base class checks out_indices against this.
         self.num_stages = int(self.resolve_arch(arch)['depth'])
         super().__init__(arch, out_indices, frozen_stages, norm_eval, with_cp, init_cfg, in_channels)
-        settings = self.arch_settings = {**self.arch_defaults, **self.arch_settings}
+        settings = self.arch_settings
         if out_type not in self.out_types:
             raise ValueError(f'ViT: out_type={out_type!r} is not one of {self.out_types}')
         if out_type == 'cls_token' and self.num_stages - 1 not in self.out_indices:
@@ -395,6 +359,8 @@ class ViT(BaseBackbone):
         self.depth = depth = self.num_stages
 
         self.img_size = to_2tuple(img_size)
+        if len(self.img_size) != 2:
+            raise ValueError(f'ViT: img_size must be an int or a pair, got {img_size!r}')
         self.patch_embed = Embedding(in_channels, dims, int(settings['patch_size']), self.img_size,
                                      settings['resnet_units'], int(settings['resnet_width']), hybrid_stem)
         self.patch_stride = self.patch_embed.stride
@@ -404,10 +370,12 @@ class ViT(BaseBackbone):
             TransformerLayer(dims, int(settings['num_heads']), int(settings['mlp_dims']), qkv_bias, drop_rate,
                              attn_drop_rate, drop_paths[i]) for i in range(depth)
         ])
-        self._build_out_norms([dims] * depth, lambda c: nn.LayerNorm(c, eps=1e-6))
-        self.feature_info = [dict(num_chs=dims, reduction=self.patch_stride, module=f'layers.{i}')
-                             for i in self.out_indices]
+        self.feature_info = [
+            dict(num_chs=dims, reduction=self.patch_stride, module=f'layers.{i}') for i in range(depth)
+        ]
+        self._build_out_norms(lambda c: nn.LayerNorm(c, eps=1e-6))
         self._init_parameters()
+        self.set_grad_checkpointing(with_cp)
 
     def _init_parameters(self) -> None:
         nn.init.trunc_normal_(self.patch_embed.pos_embed, std=.02)
@@ -418,10 +386,6 @@ class ViT(BaseBackbone):
                 nn.init.zeros_(module.bias)
 
     # ----------------------------------------------------------------------------------- contract hooks
-    @property
-    def out_channels(self) -> List[int]:
-        return [self.embed_dims] * len(self.out_indices)
-
     @property
     def num_layers(self) -> int:
         return self.depth + 2
@@ -442,24 +406,14 @@ class ViT(BaseBackbone):
             return int(parts[0][4:]) + 1
         return self.num_layers - 1
 
-    # ------------------------------------------------------------------------------ position embedding
-    def adapt_state_dict(self, state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-        """Resize a position embedding made for another grid (e.g. a 224 checkpoint in a 384 model)."""
-        key, own = 'patch_embed.pos_embed', self.patch_embed.pos_embed
-        pos = state_dict.get(key)
-        if pos is not None and pos.shape != own.shape:
-            state_dict = dict(state_dict)
-            state_dict[key] = resize_pos_embed(pos, square_grid(pos.shape[1]), self.patch_embed.grid)
-        return state_dict
-
     # ------------------------------------------------------------------------------------------ forward
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         self.check_input(x)
-        x, grid = self._run(self.patch_embed, x)
+        x, grid = maybe_checkpoint(self.patch_embed, x, with_cp=self.with_cp)
         x = self.pos_drop(x)
         outs = []
         for i, layer in enumerate(self.layers[:max(self.out_indices) + 1]):
-            x = self._run(layer, x)
+            x = maybe_checkpoint(layer, x, with_cp=self.with_cp)
             if i in self.out_indices:
                 out = getattr(self, f'norm{i}')(x)
                 if self.out_type == 'cls_token':

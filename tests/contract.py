@@ -2,7 +2,8 @@
 
 Each family's test file calls these with its own configs, so the contract is written once:
 
-* :func:`check_output_shapes` - NCHW maps at the documented strides, any input size;
+* :func:`check_output_shapes` - NCHW maps at the documented strides, any input size, as
+  :func:`check_feature_info` says;
 * :func:`check_frozen_stages`, :func:`check_norm_eval`;
 * :func:`check_with_cp_same_output`, :func:`check_fused_matches_plain`;
 * :func:`check_all_params_get_grad`, :func:`check_state_dict_round_trip`;
@@ -43,10 +44,24 @@ def expected_size(size: int, stride: int) -> int:
 
 
 # ------------------------------------------------------------------------------------------ contract
+def check_feature_info(model: nn.Module, strides: Sequence[int], channels: Sequence[int]) -> None:
+    """timm-style ``feature_info`` has one entry per stage, naming a submodule; for the outputs it gives
+    the expected channels (which ``out_channels`` and the ``norm{i}`` read) and strides."""
+    assert len(model.feature_info) == model.num_stages, (len(model.feature_info), model.num_stages)
+    infos = [model.feature_info[i] for i in model.out_indices]
+    assert [info['num_chs'] for info in infos] == list(channels) == list(model.out_channels), infos
+    assert [info['reduction'] for info in infos] == list(strides), infos
+    for i, info in zip(model.out_indices, infos):
+        model.get_submodule(info['module'])  # raises for a name the model does not have
+        assert getattr(model, f'norm{i}').weight.shape == (info['num_chs'], )
+
+
 def check_output_shapes(cfg: Dict[str, Any], sizes: Iterable[Tuple[int, int]], strides: Sequence[int],
                         channels: Sequence[int]) -> None:
-    """Outputs have the given channels and ``ceil(size / stride)`` spatial sizes for every input size."""
+    """Outputs have the given channels and ``ceil(size / stride)`` spatial sizes for every input size,
+    and ``feature_info`` says so (:func:`check_feature_info`)."""
     model = build_backbone(cfg).eval()
+    check_feature_info(model, strides, channels)
     for h, w in sizes:
         with torch.no_grad():
             outs = model(torch.randn(2, 3, h, w))

@@ -1,5 +1,6 @@
-"""The backbone contract of :mod:`contract`, run for every family: output shapes at any input size, frozen
-stages, norm_eval, checkpointing, gradients, state-dict round trip and fused vs plain attention.
+"""The backbone contract of :mod:`contract`, run for every family: output shapes at any input size (and
+``feature_info`` giving their channels and strides), frozen stages, norm_eval, checkpointing, gradients,
+state-dict round trip and fused vs plain attention.
 
 Each family's small configs are defined in its own test file (which keeps the family's specific cases);
 the tables below say which of them each check runs on and with which sizes, under the ids

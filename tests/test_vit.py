@@ -172,7 +172,7 @@ def test_pos_embed_resized_at_run_time_equals_resized_on_load(tmp_path):
     odd.load_state_dict(model224.state_dict(), strict=True)  # _load_from_state_dict resizes
     with torch.no_grad():
         torch.testing.assert_close(odd(x)[0], model224(x)[0], rtol=0, atol=1e-6)
-    # init_cfg Pretrained (adapt_state_dict) from a classifier checkpoint with the 'backbone.' prefix
+    # init_cfg Pretrained (Embedding resizes on load) from a classifier checkpoint with the 'backbone.' prefix
     path = str(tmp_path / 'cls.pth')
     torch.save({'state_dict': {f'backbone.{k}': v for k, v in model224.state_dict().items()}}, path)
     loaded = build_backbone(dict(type='backbones.ViT', arch=TINY_ARCH, img_size=384,
