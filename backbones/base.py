@@ -20,7 +20,6 @@ from mmengine.runner.checkpoint import load_state_dict
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from .checkpoint import find_state_dict, load_weights_file, strip_prefix
-from .layers import maybe_checkpoint
 
 __all__ = ['BaseBackbone']
 
@@ -189,21 +188,10 @@ class BaseBackbone(BaseModule):
             raise ValueError(f'{type(self).__name__}: expected images of shape (B, {self.in_channels}, H, W) '
                              f'with H, W >= {size}, got {tuple(x.shape)}')
 
-    def _build_out_norms(self, norm_layer: Callable[[int], nn.Module], *legacy) -> None:
-        """Add ``norm{i} = norm_layer(feature_info[i]['num_chs'])`` for every output stage ``i``.
-
-        (Deprecated form, until every family sets :attr:`feature_info` first: ``(channels, norm_layer)``.)"""
-        if legacy:
-            channels, norm_layer = norm_layer, legacy[0]
-        else:
-            channels = [info['num_chs'] for info in self.feature_info]
+    def _build_out_norms(self, norm_layer: Callable[[int], nn.Module]) -> None:
+        """Add ``norm{i} = norm_layer(feature_info[i]['num_chs'])`` for every output stage ``i``."""
         for i in self.out_indices:
-            self.add_module(f'norm{i}', norm_layer(channels[i]))
-
-    def _run(self, module: nn.Module, *args):
-        """Run a block, under gradient checkpointing when ``with_cp`` is set and gradients are on.
-        (Deprecated: stages run themselves with :func:`backbones.layers.maybe_checkpoint`.)"""
-        return maybe_checkpoint(module, *args, with_cp=self.with_cp)
+            self.add_module(f'norm{i}', norm_layer(self.feature_info[i]['num_chs']))
 
     def set_fused_attention(self, enabled: bool = True) -> None:
         """Switch every attention module between the fused (SDPA) and the plain path."""

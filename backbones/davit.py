@@ -334,10 +334,10 @@ class DaViT(BaseBackbone):
                            pairs[first:first + depths[i]],
                            downsample=i > 0,
                            norm_layer=norm_layer))
-        self._build_out_norms(dims, norm_layer)
         self.feature_info = [
             dict(num_chs=dims[i], reduction=patch_size * 2**i, module=f'stages.{i}') for i in range(self.num_stages)
         ]
+        self._build_out_norms(norm_layer)
         self.apply(self.init_linear_weights)
         self._freeze_stages()
         self.set_grad_checkpointing(with_cp)

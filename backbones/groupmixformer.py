@@ -432,8 +432,8 @@ class GroupMixFormer(BaseBackbone):
             self.stages.append(
                 GroupMixStage(dims[max(i - 1, 0)], dims[i], depths[i], 1 if i == 0 else 2, block_kwargs,
                               drop_paths[start:start + depths[i]], norm_cfg))
-        self._build_out_norms(dims, lambda channels: build_norm_layer(norm_cfg, channels)[1])
         self.feature_info = [dict(num_chs=dims[i], reduction=4 * 2**i, module=f'stages.{i}') for i in range(4)]
+        self._build_out_norms(lambda channels: build_norm_layer(norm_cfg, channels)[1])
         self.apply(self.init_linear_weights)
         self.set_grad_checkpointing(with_cp)
 
