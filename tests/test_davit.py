@@ -11,8 +11,9 @@ import re
 
 import pytest
 import torch
-from contract import (ROOT, CodePayload, build_backbone, build_classifier, decode_floats, load_reference, load_tool,
-                      run_converter, run_tool, seeded_input, seeded_state_dict)
+from contract import (ROOT, build_backbone, build_classifier, load_reference, load_tool, run_converter, run_tool,
+                      seeded_state_dict)
+from converter_checks import check_cli_errors, check_logits, check_refuses_pickled_code
 
 from backbones.davit import DaViT
 
@@ -140,15 +141,7 @@ def _classifier_for(reference):
 
 
 def _check_logits(reference, converted_path):
-    model = _classifier_for(reference)
-    checkpoint = torch.load(converted_path, weights_only=True)
-    model.load_state_dict(checkpoint['state_dict'], strict=True)
-    with torch.no_grad():
-        logits = model(seeded_input(reference['input_shape'], reference['input_seed']), mode='tensor')
-    expected = decode_floats(reference['logits'], reference['logits_shape'])
-    scale = expected.abs().max().item()
-    torch.testing.assert_close(logits, expected, rtol=0, atol=1e-5 * max(scale, 1.))
-    return checkpoint
+    return check_logits(_classifier_for(reference), reference, converted_path)
 
 
 def test_converter_cli_parity_with_official_t(tmp_path):
@@ -194,12 +187,7 @@ def test_converter_accepts_timm_and_mmpretrain_layouts(tmp_path, capsys):
 
 
 def test_converter_refuses_pickled_code(tmp_path, capsys):
-    src = str(tmp_path / 'evil.pth')
-    marker = tmp_path / 'code-ran'
-    torch.save({'state_dict': {'x': torch.zeros(1)}, 'payload': CodePayload(marker)}, src)
-    code, _, err = convert(capsys, src, str(tmp_path / 'out.pth'))
-    assert code == 2 and len(err.strip().splitlines()) == 1 and 'refusing evil.pth' in err
-    assert not marker.exists() and not (tmp_path / 'out.pth').exists()
+    check_refuses_pickled_code(convert, capsys, tmp_path, 'state_dict')
 
 
 def test_converter_errors(tmp_path, capsys):
@@ -222,18 +210,8 @@ def test_converter_errors(tmp_path, capsys):
     with pytest.raises(RuntimeError, match='stages.2.blocks.1.channel.attn.qkv.bias'):
         model.load_state_dict(torch.load(dst, weights_only=True)['state_dict'], strict=True)
     os.remove(dst)
-    # Not a DaViT checkpoint at all.
-    torch.save({'conv.weight': torch.zeros(1)}, str(tmp_path / 'other.pth'))
-    code, _, err = convert(capsys, str(tmp_path / 'other.pth'), dst)
-    assert code == 2 and 'not a DaViT checkpoint' in err
-    # --arch must match the shapes.
-    code, _, err = convert(capsys, src, dst, '--arch', 't')
-    assert code == 2 and '--arch t' in err
-    # No overwrite without --force.
-    assert convert(capsys, src, dst)[0] == 0
-    code, _, err = convert(capsys, src, dst)
-    assert code == 2 and '--force' in err
-    assert convert(capsys, src, dst, '--force')[0] == 0
+    # Not a DaViT checkpoint at all; --arch must match the shapes; no overwrite without --force.
+    check_cli_errors(convert, capsys, tmp_path, src, dst, ['not a DaViT checkpoint'], 't')
 
 
 # ------------------------------------------------------------------------------------------- configs

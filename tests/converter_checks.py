@@ -1,0 +1,40 @@
+"""Checks the families' converter tests share: a converted classifier's logits against its parity reference,
+the refusal of pickled code, and the command line's one-line errors (not the family's checkpoint, an --arch
+that does not match, no overwrite without --force)."""
+import torch
+from contract import CodePayload, decode_floats, seeded_input
+
+
+def check_logits(model, reference, converted_path):
+    """Load ``converted_path`` strictly into ``model`` and compare its logits with the reference's."""
+    checkpoint = torch.load(converted_path, weights_only=True)
+    model.load_state_dict(checkpoint['state_dict'], strict=True)
+    with torch.no_grad():
+        logits = model(seeded_input(reference['input_shape'], reference['input_seed']), mode='tensor')
+    expected = decode_floats(reference['logits'], reference['logits_shape'])
+    scale = expected.abs().max().item()
+    torch.testing.assert_close(logits, expected, rtol=0, atol=1e-5 * max(scale, 1.))
+    return checkpoint
+
+
+def check_refuses_pickled_code(convert, capsys, tmp_path, state_dict_key):
+    src = str(tmp_path / 'evil.pth')
+    marker = tmp_path / 'code-ran'
+    torch.save({state_dict_key: {'x': torch.zeros(1)}, 'payload': CodePayload(marker)}, src)
+    code, _, err = convert(capsys, src, str(tmp_path / 'out.pth'))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and 'refusing evil.pth' in err
+    assert not marker.exists() and not (tmp_path / 'out.pth').exists()
+
+
+def check_cli_errors(convert, capsys, tmp_path, src, dst, not_this_family, wrong_arch):
+    """``not_this_family``: what the error for a foreign checkpoint says; ``wrong_arch``: an --arch whose
+    shapes ``src`` does not have."""
+    torch.save({'conv.weight': torch.zeros(1)}, str(tmp_path / 'other.pth'))
+    code, _, err = convert(capsys, str(tmp_path / 'other.pth'), dst)
+    assert code == 2 and all(words in err for words in not_this_family)
+    code, _, err = convert(capsys, src, dst, '--arch', wrong_arch)
+    assert code == 2 and f'--arch {wrong_arch}' in err
+    assert convert(capsys, src, dst)[0] == 0
+    code, _, err = convert(capsys, src, dst)
+    assert code == 2 and '--force' in err
+    assert convert(capsys, src, dst, '--force')[0] == 0
