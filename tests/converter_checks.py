@@ -1,6 +1,10 @@
 """Checks the families' converter tests share: a converted classifier's logits against its parity reference,
 the refusal of pickled code, and the command line's one-line errors (not the family's checkpoint, an --arch
 that does not match, no overwrite without --force)."""
+import os
+import re
+
+import pytest
 import torch
 from contract import CodePayload, decode_floats, seeded_input
 
@@ -38,3 +42,16 @@ def check_cli_errors(convert, capsys, tmp_path, src, dst, not_this_family, wrong
     code, _, err = convert(capsys, src, dst)
     assert code == 2 and '--force' in err
     assert convert(capsys, src, dst, '--force')[0] == 0
+
+
+def check_unknown_and_missing_keys(convert, capsys, tmp_path, state_dict, dst, extra, missing, model):
+    """An ``extra`` key is refused, named; a ``missing`` one converts (converting is shape-agnostic) and the
+    strict load into ``model`` names it, as ``missing[1]`` (vitzoo's name)."""
+    torch.save(dict(state_dict, **{extra[0]: torch.zeros(1)}), str(tmp_path / 'bad.pth'))
+    code, _, err = convert(capsys, str(tmp_path / 'bad.pth'), dst)
+    assert code == 2 and extra[1] in err
+    torch.save({k: v for k, v in state_dict.items() if k != missing[0]}, str(tmp_path / 'cut.pth'))
+    assert convert(capsys, str(tmp_path / 'cut.pth'), dst)[0] == 0
+    with pytest.raises(RuntimeError, match=re.escape(missing[1])):
+        model.load_state_dict(torch.load(dst, weights_only=True)['state_dict'], strict=True)
+    os.remove(dst)

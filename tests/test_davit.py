@@ -13,7 +13,8 @@ import pytest
 import torch
 from contract import (ROOT, build_backbone, build_classifier, load_reference, load_tool, run_converter, run_tool,
                       seeded_state_dict)
-from converter_checks import check_cli_errors, check_logits, check_refuses_pickled_code
+from converter_checks import (check_cli_errors, check_logits, check_refuses_pickled_code,
+                              check_unknown_and_missing_keys)
 
 from backbones.davit import DaViT
 
@@ -194,22 +195,10 @@ def test_converter_errors(tmp_path, capsys):
     reference = load_reference('davit_tiny_reference')
     src, state_dict = _official_checkpoint(reference, tmp_path)
     dst = str(tmp_path / 'out.pth')
-    # An unknown key is named.
-    bad = dict(state_dict, **{'main_blocks.0.0.0.extra.weight': torch.zeros(1)})
-    torch.save(bad, str(tmp_path / 'bad.pth'))
-    code, _, err = convert(capsys, str(tmp_path / 'bad.pth'), dst)
-    assert code == 2 and 'main_blocks.0.0.0.extra.weight' in err
-    # A missing key is named.
-    torch.save({
-        k: v
-        for k, v in state_dict.items() if k != 'main_blocks.2.1.1.attn.qkv.bias'
-    }, str(tmp_path / 'cut.pth'))
-    code, _, err = convert(capsys, str(tmp_path / 'cut.pth'), dst)
-    assert code == 0  # converting is shape-agnostic; the strict load names the missing tensor
-    model = _classifier_for(reference)
-    with pytest.raises(RuntimeError, match='stages.2.blocks.1.channel.attn.qkv.bias'):
-        model.load_state_dict(torch.load(dst, weights_only=True)['state_dict'], strict=True)
-    os.remove(dst)
+    # An unknown key is named; a missing key is named by the strict load.
+    check_unknown_and_missing_keys(convert, capsys, tmp_path, state_dict, dst, ('main_blocks.0.0.0.extra.weight', ) * 2,
+                                   ('main_blocks.2.1.1.attn.qkv.bias', 'stages.2.blocks.1.channel.attn.qkv.bias'),
+                                   _classifier_for(reference))
     # Not a DaViT checkpoint at all; --arch must match the shapes; no overwrite without --force.
     check_cli_errors(convert, capsys, tmp_path, src, dst, ['not a DaViT checkpoint'], 't')
 

@@ -17,7 +17,8 @@ import torch
 import torch.nn as nn
 from contract import (ROOT, build_backbone, build_classifier, load_reference, load_tool, run_converter, run_tool,
                       seeded_state_dict)
-from converter_checks import check_cli_errors, check_logits, check_refuses_pickled_code
+from converter_checks import (check_cli_errors, check_logits, check_refuses_pickled_code,
+                              check_unknown_and_missing_keys)
 
 from backbones.groupmixformer import GroupMixFormer
 
@@ -286,20 +287,15 @@ def test_converter_errors(tmp_path, capsys):
     reference = load_reference('groupmixformer_tiny_reference')
     src, state_dict = _official_checkpoint(reference, tmp_path)
     dst = str(tmp_path / 'out.pth')
-    # An unknown key is named.
-    bad = dict(state_dict, **{'groupmixformer_backbone.0.gma_stage.0.att.extra.weight': torch.zeros(1)})
-    torch.save(bad, str(tmp_path / 'bad.pth'))
-    code, _, err = convert(capsys, str(tmp_path / 'bad.pth'), dst)
-    assert code == 2 and 'gma_stage.0.att.extra.weight' in err
-    # A missing key is named by the strict load.
-    missing = 'groupmixformer_backbone.2.gma_stage.1.att.aggregator.agg2.conv1.weight'
-    torch.save({k: v for k, v in state_dict.items() if k != missing}, str(tmp_path / 'cut.pth'))
-    assert convert(capsys, str(tmp_path / 'cut.pth'), dst)[0] == 0
-    with pytest.raises(RuntimeError, match=re.escape('stages.2.blocks.1.attn.aggregators.1.conv.depthwise.weight')):
-        _classifier_for(reference).load_state_dict(torch.load(dst, weights_only=True)['state_dict'], strict=True)
-    os.remove(dst)
+    # An unknown key is named; a missing key is named by the strict load.
+    check_unknown_and_missing_keys(
+        convert, capsys, tmp_path, state_dict, dst,
+        ('groupmixformer_backbone.0.gma_stage.0.att.extra.weight', 'gma_stage.0.att.extra.weight'),
+        ('groupmixformer_backbone.2.gma_stage.1.att.aggregator.agg2.conv1.weight',
+         'stages.2.blocks.1.attn.aggregators.1.conv.depthwise.weight'), _classifier_for(reference))
     # Not a GroupMixFormer checkpoint at all; --arch must match the shapes; no overwrite without --force.
-    check_cli_errors(convert, capsys, tmp_path, src, dst, ['not a GroupMixFormer checkpoint', 'official (conv_stem.proj1.weight)'], 'm')
+    check_cli_errors(convert, capsys, tmp_path, src, dst,
+                     ['not a GroupMixFormer checkpoint', 'official (conv_stem.proj1.weight)'], 'm')
 
 
 # ------------------------------------------------------------------------------------------ benchmark
