@@ -6,7 +6,7 @@ import re
 
 import pytest
 import torch
-from contract import CodePayload, decode_floats, seeded_input
+from contract import CodePayload, build_backbone, build_classifier, decode_floats, seeded_input, seeded_state_dict
 
 
 def check_logits(model, reference, converted_path):
@@ -55,3 +55,24 @@ def check_unknown_and_missing_keys(convert, capsys, tmp_path, state_dict, dst, e
     with pytest.raises(RuntimeError, match=re.escape(missing[1])):
         model.load_state_dict(torch.load(dst, weights_only=True)['state_dict'], strict=True)
     os.remove(dst)
+
+
+def official_checkpoint(reference, tmp_path, state_dict_key=None):
+    """The reference's seeded weights in the official layout, saved under ``state_dict_key`` (None: bare)."""
+    state_dict = seeded_state_dict(reference['manifest'], reference['seed'])
+    path = str(tmp_path / 'official.pth')
+    torch.save({state_dict_key: state_dict} if state_dict_key else state_dict, path)
+    return path, state_dict
+
+
+def check_dense_load_from_classifier(classifier_backbone, dense_backbone, in_channels, tmp_path):
+    """A converted classifier (``classifier_backbone`` + a linear head) loads into the 4-output
+    ``dense_backbone`` with prefix='backbone.'; returns the loaded backbone."""
+    cls = build_classifier(classifier_backbone, in_channels, 10)
+    path = str(tmp_path / 'cls.pth')
+    torch.save({'state_dict': cls.state_dict()}, path)
+    dense = build_backbone(dict(dense_backbone, init_cfg=dict(type='Pretrained', checkpoint=path, prefix='backbone.')))
+    dense.init_weights()
+    for key, value in cls.backbone.state_dict().items():
+        assert torch.equal(dense.state_dict()[key], value), key
+    return dense

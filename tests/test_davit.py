@@ -11,10 +11,9 @@ import re
 
 import pytest
 import torch
-from contract import (ROOT, build_backbone, build_classifier, load_reference, load_tool, run_converter, run_tool,
-                      seeded_state_dict)
-from converter_checks import (check_cli_errors, check_logits, check_refuses_pickled_code,
-                              check_unknown_and_missing_keys)
+from contract import ROOT, build_classifier, load_reference, load_tool, run_converter, run_tool
+from converter_checks import (check_cli_errors, check_dense_load_from_classifier, check_logits,
+                              check_refuses_pickled_code, check_unknown_and_missing_keys, official_checkpoint)
 
 from backbones.davit import DaViT
 
@@ -117,21 +116,12 @@ def test_layer_depth():
 
 def test_pretrained_dense_load_from_classifier(tmp_path):
     """A converted classifier loads into the 4-output backbone with prefix='backbone.'."""
-    cls = build_classifier(dict(TINY, out_indices=(3, ), out_norm_after_pool=True), 64, 10)
-    path = str(tmp_path / 'cls.pth')
-    torch.save({'state_dict': cls.state_dict()}, path)
-    dense = build_backbone(dict(TINY, init_cfg=dict(type='Pretrained', checkpoint=path, prefix='backbone.')))
-    dense.init_weights()
-    for key, value in cls.backbone.state_dict().items():
-        assert torch.equal(dense.state_dict()[key], value), key
+    check_dense_load_from_classifier(dict(TINY, out_indices=(3, ), out_norm_after_pool=True), TINY, 64, tmp_path)
 
 
 # ----------------------------------------------------------------------------------- converter parity
 def _official_checkpoint(reference, tmp_path, wrap=True):
-    state_dict = seeded_state_dict(reference['manifest'], reference['seed'])
-    path = str(tmp_path / 'official.pth')
-    torch.save({'state_dict': state_dict} if wrap else state_dict, path)
-    return path, state_dict
+    return official_checkpoint(reference, tmp_path, 'state_dict' if wrap else None)
 
 
 def _classifier_for(reference):
