@@ -32,9 +32,10 @@ def _restore_default_scope():
         del DefaultScope._instance_dict[name]
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope='session')
 def data_root(tmp_path_factory):
-    """The embedded ImageNet, COCO and ADE20K sets, written once per test module."""
+    """The embedded ImageNet, COCO and ADE20K sets, written once per test session (tests only read them or
+    add files of their own names)."""
     out = tmp_path_factory.mktemp('embedded')
     subprocess.run([sys.executable, 'tools/misc/make_embedded_data.py', '--out', str(out), '--tasks', 'imagenet',
                     'coco', 'ade20k'], cwd=ROOT, check=True, capture_output=True)

@@ -11,8 +11,9 @@ import re
 
 import pytest
 import torch
-from contract import (ROOT, CodePayload, build_backbone, build_classifier, decode_floats, load_reference, load_tool,
-                      run_converter, run_tool, seeded_input, seeded_state_dict)
+from contract import ROOT, build_classifier, load_reference, load_tool, run_converter, run_tool
+from converter_checks import (check_cli_errors, check_dense_load_from_classifier, check_logits,
+                              check_refuses_pickled_code, check_unknown_and_missing_keys, official_checkpoint)
 
 from backbones.davit import DaViT
 
@@ -115,21 +116,12 @@ def test_layer_depth():
 
 def test_pretrained_dense_load_from_classifier(tmp_path):
     """A converted classifier loads into the 4-output backbone with prefix='backbone.'."""
-    cls = build_classifier(dict(TINY, out_indices=(3, ), out_norm_after_pool=True), 64, 10)
-    path = str(tmp_path / 'cls.pth')
-    torch.save({'state_dict': cls.state_dict()}, path)
-    dense = build_backbone(dict(TINY, init_cfg=dict(type='Pretrained', checkpoint=path, prefix='backbone.')))
-    dense.init_weights()
-    for key, value in cls.backbone.state_dict().items():
-        assert torch.equal(dense.state_dict()[key], value), key
+    check_dense_load_from_classifier(dict(TINY, out_indices=(3, ), out_norm_after_pool=True), TINY, 64, tmp_path)
 
 
 # ----------------------------------------------------------------------------------- converter parity
 def _official_checkpoint(reference, tmp_path, wrap=True):
-    state_dict = seeded_state_dict(reference['manifest'], reference['seed'])
-    path = str(tmp_path / 'official.pth')
-    torch.save({'state_dict': state_dict} if wrap else state_dict, path)
-    return path, state_dict
+    return official_checkpoint(reference, tmp_path, 'state_dict' if wrap else None)
 
 
 def _classifier_for(reference):
@@ -140,15 +132,7 @@ def _classifier_for(reference):
 
 
 def _check_logits(reference, converted_path):
-    model = _classifier_for(reference)
-    checkpoint = torch.load(converted_path, weights_only=True)
-    model.load_state_dict(checkpoint['state_dict'], strict=True)
-    with torch.no_grad():
-        logits = model(seeded_input(reference['input_shape'], reference['input_seed']), mode='tensor')
-    expected = decode_floats(reference['logits'], reference['logits_shape'])
-    scale = expected.abs().max().item()
-    torch.testing.assert_close(logits, expected, rtol=0, atol=1e-5 * max(scale, 1.))
-    return checkpoint
+    return check_logits(_classifier_for(reference), reference, converted_path)
 
 
 def test_converter_cli_parity_with_official_t(tmp_path):
@@ -194,46 +178,19 @@ def test_converter_accepts_timm_and_mmpretrain_layouts(tmp_path, capsys):
 
 
 def test_converter_refuses_pickled_code(tmp_path, capsys):
-    src = str(tmp_path / 'evil.pth')
-    marker = tmp_path / 'code-ran'
-    torch.save({'state_dict': {'x': torch.zeros(1)}, 'payload': CodePayload(marker)}, src)
-    code, _, err = convert(capsys, src, str(tmp_path / 'out.pth'))
-    assert code == 2 and len(err.strip().splitlines()) == 1 and 'refusing evil.pth' in err
-    assert not marker.exists() and not (tmp_path / 'out.pth').exists()
+    check_refuses_pickled_code(convert, capsys, tmp_path, 'state_dict')
 
 
 def test_converter_errors(tmp_path, capsys):
     reference = load_reference('davit_tiny_reference')
     src, state_dict = _official_checkpoint(reference, tmp_path)
     dst = str(tmp_path / 'out.pth')
-    # An unknown key is named.
-    bad = dict(state_dict, **{'main_blocks.0.0.0.extra.weight': torch.zeros(1)})
-    torch.save(bad, str(tmp_path / 'bad.pth'))
-    code, _, err = convert(capsys, str(tmp_path / 'bad.pth'), dst)
-    assert code == 2 and 'main_blocks.0.0.0.extra.weight' in err
-    # A missing key is named.
-    torch.save({
-        k: v
-        for k, v in state_dict.items() if k != 'main_blocks.2.1.1.attn.qkv.bias'
-    }, str(tmp_path / 'cut.pth'))
-    code, _, err = convert(capsys, str(tmp_path / 'cut.pth'), dst)
-    assert code == 0  # converting is shape-agnostic; the strict load names the missing tensor
-    model = _classifier_for(reference)
-    with pytest.raises(RuntimeError, match='stages.2.blocks.1.channel.attn.qkv.bias'):
-        model.load_state_dict(torch.load(dst, weights_only=True)['state_dict'], strict=True)
-    os.remove(dst)
-    # Not a DaViT checkpoint at all.
-    torch.save({'conv.weight': torch.zeros(1)}, str(tmp_path / 'other.pth'))
-    code, _, err = convert(capsys, str(tmp_path / 'other.pth'), dst)
-    assert code == 2 and 'not a DaViT checkpoint' in err
-    # --arch must match the shapes.
-    code, _, err = convert(capsys, src, dst, '--arch', 't')
-    assert code == 2 and '--arch t' in err
-    # No overwrite without --force.
-    assert convert(capsys, src, dst)[0] == 0
-    code, _, err = convert(capsys, src, dst)
-    assert code == 2 and '--force' in err
-    assert convert(capsys, src, dst, '--force')[0] == 0
+    # An unknown key is named; a missing key is named by the strict load.
+    check_unknown_and_missing_keys(convert, capsys, tmp_path, state_dict, dst, ('main_blocks.0.0.0.extra.weight', ) * 2,
+                                   ('main_blocks.2.1.1.attn.qkv.bias', 'stages.2.blocks.1.channel.attn.qkv.bias'),
+                                   _classifier_for(reference))
+    # Not a DaViT checkpoint at all; --arch must match the shapes; no overwrite without --force.
+    check_cli_errors(convert, capsys, tmp_path, src, dst, ['not a DaViT checkpoint'], 't')
 
 
 # ------------------------------------------------------------------------------------------- configs

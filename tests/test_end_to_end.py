@@ -27,6 +27,21 @@ def _run(args, log_path):
     return result.stdout + result.stderr
 
 
+def _train_then_test(config, options, tmp_path, checkpoint, test_extras=((), )):
+    """``tools/train.py`` on ``config``, then ``tools/test.py`` on its ``checkpoint`` once per entry of
+    ``test_extras`` (extra arguments); returns each test run's metrics."""
+    work_dir = tmp_path / 'work'
+    _run([sys.executable, 'tools/train.py', config, '--work-dir', str(work_dir), '--cfg-options', *options],
+         tmp_path / 'train.log')
+    results = []
+    for extra in test_extras:
+        metrics = tmp_path / f'metrics{len(extra)}.json'
+        _run([sys.executable, 'tools/test.py', config, str(work_dir / checkpoint), '--work-dir', str(work_dir),
+              '--metrics-json', str(metrics), '--cfg-options', *options, *extra], tmp_path / f'test{len(extra)}.log')
+        results.append(json.loads(metrics.read_text()))
+    return results
+
+
 def test_dist_train_test_and_resume_with_two_processes(data_root, tmp_path):
     config = 'configs/gcvit/gcvit-demo_2xb64_embedded-in1k.py'
     root = str(data_root / 'imagenet')
@@ -66,13 +81,8 @@ def test_real_detection_config_on_embedded_coco(data_root, tmp_path):
                     f'{split}_dataloader.persistent_workers=False']
     for split in ('val', 'test'):
         options.append(f'{split}_evaluator.ann_file={root}annotations/instances_val2017.json')
-    work_dir = tmp_path / 'work'
-    _run([sys.executable, 'tools/train.py', config, '--work-dir', str(work_dir), '--cfg-options', *options],
-         tmp_path / 'train.log')
-    metrics = tmp_path / 'metrics.json'
-    _run([sys.executable, 'tools/test.py', config, str(work_dir / 'epoch_1.pth'), '--work-dir', str(work_dir),
-          '--metrics-json', str(metrics), '--cfg-options', *options], tmp_path / 'test.log')
-    assert {'coco/bbox_mAP', 'coco/segm_mAP'} <= set(json.loads(metrics.read_text()))
+    metrics, = _train_then_test(config, options, tmp_path, 'epoch_1.pth')
+    assert {'coco/bbox_mAP', 'coco/segm_mAP'} <= set(metrics)
 
 
 @pytest.mark.parametrize('config', [
@@ -92,14 +102,8 @@ def test_real_segmentation_config_on_embedded_ade20k_with_tta(config, data_root,
                 for key in ('num_workers=0', 'persistent_workers=False')]
     for split in ('train', 'val', 'test'):
         options += [f'{split}_dataloader.dataset.data_root={root}', f'{split}_dataloader.dataset.indices=2']
-    work_dir = tmp_path / 'work'
-    _run([sys.executable, 'tools/train.py', config, '--work-dir', str(work_dir), '--cfg-options', *options],
-         tmp_path / 'train.log')
-    for extra in ([], ['--tta']):
-        metrics = tmp_path / f'metrics{len(extra)}.json'
-        _run([sys.executable, 'tools/test.py', config, str(work_dir / 'iter_2.pth'), '--work-dir', str(work_dir),
-              '--metrics-json', str(metrics), '--cfg-options', *options, *extra], tmp_path / f'test{len(extra)}.log')
-        assert 'mIoU' in json.loads(metrics.read_text())
+    for metrics in _train_then_test(config, options, tmp_path, 'iter_2.pth', test_extras=([], ['--tta'])):
+        assert 'mIoU' in metrics
 
 
 def test_tools_report_bad_input_in_one_line(tmp_path):
@@ -127,10 +131,5 @@ def test_real_cifar_config_on_embedded_pickles(tmp_path):
         options += [f'{split}_dataloader.dataset.type=backbones.LocalCIFAR10',
                     f'{split}_dataloader.dataset.data_root={data / "cifar"}', f'{split}_dataloader.num_workers=0',
                     f'{split}_dataloader.persistent_workers=False']
-    work_dir = tmp_path / 'work'
-    _run([sys.executable, 'tools/train.py', config, '--work-dir', str(work_dir), '--cfg-options', *options],
-         tmp_path / 'train.log')
-    metrics = tmp_path / 'metrics.json'
-    _run([sys.executable, 'tools/test.py', config, str(work_dir / 'iter_2.pth'), '--work-dir', str(work_dir),
-          '--metrics-json', str(metrics), '--cfg-options', *options], tmp_path / 'test.log')
-    assert 'accuracy/top1' in json.loads(metrics.read_text())
+    metrics, = _train_then_test(config, options, tmp_path, 'iter_2.pth')
+    assert 'accuracy/top1' in metrics

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -143,7 +144,7 @@ def test_metrics_json_holds_numbers(tmp_path):
     assert isinstance(result['mIoU'], float) and isinstance(result['count'], int)
 
 
-def test_readme_recipe_gives_the_data_sets_classes(tmp_path):
+def test_readme_recipe_gives_the_data_sets_classes(data_root):
     """The README's recipe for the embedded ADE20K sets the 11 classes (not ADE20K's 150) in every split."""
     readme = open(os.path.join(ROOT, 'README.md')).read()
     block = readme[readme.index('CLASSES="'):]
@@ -160,15 +161,12 @@ def test_readme_recipe_gives_the_data_sets_classes(tmp_path):
             options[f'{split}_dataloader.dataset.{key}'] = DictAction._parse_iterable(val)
     cfg = Config.fromfile(os.path.join(ROOT, 'configs/gcvit/upernet_gcvit-xxt_8xb2-160k_ade20k-512x512.py'))
     cfg.merge_from_dict(options)
-    data = tmp_path / 'data'
-    subprocess.run([sys.executable, 'tools/misc/make_embedded_data.py', '--out', str(data), '--tasks', 'ade20k'],
-                   cwd=ROOT, check=True, capture_output=True)
     from mmengine.registry import init_default_scope
     from mmseg.registry import DATASETS
     init_default_scope('mmseg')
     for split in ('train', 'val', 'test'):
         dataset_cfg = cfg[f'{split}_dataloader'].dataset
-        dataset_cfg.data_root = str(data / 'ade20k')
+        dataset_cfg.data_root = str(data_root / 'ade20k')
         dataset = DATASETS.build(dataset_cfg)
         assert dataset.metainfo['classes'][:2] == ('background', 'zero') and len(dataset.metainfo['classes']) == 11
         assert len(dataset.metainfo['palette']) == 11 and len(dataset) > 0
@@ -179,11 +177,8 @@ DEMO = 'configs/gcvit/gcvit-demo_2xb64_embedded-in1k.py'
 
 
 @pytest.fixture(scope='module')
-def imagenet_root(tmp_path_factory):
-    out = tmp_path_factory.mktemp('embedded')
-    subprocess.run([sys.executable, 'tools/misc/make_embedded_data.py', '--out', str(out), '--tasks', 'imagenet'],
-                   cwd=ROOT, check=True, capture_output=True)
-    return str(out / 'imagenet')
+def imagenet_root(data_root):
+    return str(data_root / 'imagenet')
 
 
 def _options(root, epochs, train_images=32):
@@ -201,16 +196,33 @@ def _train(args, work_dir, **popen):
                           env=env, capture_output=True, text=True, **popen)
 
 
+@pytest.fixture(scope='module')
+def trained_work_dir(imagenet_root, tmp_path_factory):
+    """One demo run of 3 epochs, a checkpoint each, that the tests below copy and then damage."""
+    work_dir = tmp_path_factory.mktemp('trained') / 'work'
+    result = _train(['--cfg-options', *_options(imagenet_root, 3)], work_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return work_dir
+
+
+def _copy_of_run(trained, work_dir, epochs):
+    """``trained`` copied to ``work_dir`` as if it had stopped after ``epochs``: later checkpoints left out,
+    ``last_checkpoint`` pointing at the copy's."""
+    later = {f'epoch_{epoch}.pth' for epoch in range(epochs + 1, 100)}
+    shutil.copytree(trained, work_dir, ignore=lambda folder, names: [n for n in names if n in later])
+    (work_dir / 'last_checkpoint').write_text(str(work_dir / f'epoch_{epochs}.pth'))
+
+
 def _meta(path):
     checkpoint = torch.load(path, map_location='cpu', weights_only=False)
     return checkpoint['meta'], checkpoint['optimizer']['param_groups'][0]['lr'], checkpoint['param_schedulers']
 
 
 @pytest.mark.slow
-def test_resume_skips_a_truncated_latest_checkpoint_and_continues_exactly(imagenet_root, tmp_path):
+def test_resume_skips_a_truncated_latest_checkpoint_and_continues_exactly(imagenet_root, trained_work_dir,
+                                                                          tmp_path):
     work_dir = tmp_path / 'work'
-    result = _train(['--cfg-options', *_options(imagenet_root, 3)], work_dir)
-    assert result.returncode == 0, result.stderr[-3000:]
+    _copy_of_run(trained_work_dir, work_dir, 3)
     reference = _meta(work_dir / 'epoch_3.pth')
     latest = work_dir / 'epoch_3.pth'
     latest.write_bytes(latest.read_bytes()[:latest.stat().st_size // 2])  # a kill during a plain write
@@ -232,10 +244,9 @@ def _limit_file_size(limit):
 
 
 @pytest.mark.slow
-def test_a_save_that_fails_midway_keeps_the_previous_checkpoint(imagenet_root, tmp_path):
+def test_a_save_that_fails_midway_keeps_the_previous_checkpoint(imagenet_root, trained_work_dir, tmp_path):
     work_dir = tmp_path / 'work'
-    result = _train(['--cfg-options', *_options(imagenet_root, 1)], work_dir)
-    assert result.returncode == 0, result.stderr[-3000:]
+    _copy_of_run(trained_work_dir, work_dir, 1)  # a run of 1 epoch
     previous = work_dir / 'epoch_1.pth'
     pointer = (work_dir / 'last_checkpoint').read_text()
     # The next save stops half-way, as on a full disk: files cannot grow past half a checkpoint.

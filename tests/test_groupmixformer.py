@@ -15,8 +15,10 @@ import re
 import pytest
 import torch
 import torch.nn as nn
-from contract import (ROOT, CodePayload, build_backbone, build_classifier, decode_floats, load_reference, load_tool,
-                      run_converter, run_tool, seeded_input, seeded_state_dict)
+from contract import (ROOT, build_backbone, build_classifier, load_reference, load_tool, run_converter, run_tool,
+                      seeded_state_dict)
+from converter_checks import (check_cli_errors, check_dense_load_from_classifier, check_logits,
+                              check_refuses_pickled_code, check_unknown_and_missing_keys, official_checkpoint)
 
 from backbones.groupmixformer import GroupMixFormer
 
@@ -223,22 +225,13 @@ def test_layer_depth():
 
 def test_pretrained_dense_load_from_classifier(tmp_path):
     """A converted classifier loads into the 4-output backbone with prefix='backbone.'."""
-    cls = build_classifier(dict(TINY, out_indices=(3, )), 80, 10)
-    path = str(tmp_path / 'cls.pth')
-    torch.save({'state_dict': cls.state_dict()}, path)
-    dense = build_backbone(dict(TINY, init_cfg=dict(type='Pretrained', checkpoint=path, prefix='backbone.')))
-    dense.init_weights()
-    for key, value in cls.backbone.state_dict().items():
-        assert torch.equal(dense.state_dict()[key], value), key
+    dense = check_dense_load_from_classifier(dict(TINY, out_indices=(3, )), TINY, 80, tmp_path)
     assert {'norm0.weight', 'norm1.weight', 'norm2.weight'} <= set(dense.state_dict())
 
 
 # ----------------------------------------------------------------------------------- converter parity
 def _official_checkpoint(reference, tmp_path, wrap=True):
-    state_dict = seeded_state_dict(reference['manifest'], reference['seed'])
-    path = str(tmp_path / 'official.pth')
-    torch.save({'model': state_dict} if wrap else state_dict, path)
-    return path, state_dict
+    return official_checkpoint(reference, tmp_path, 'model' if wrap else None)
 
 
 def _classifier_for(reference):
@@ -249,15 +242,7 @@ def _classifier_for(reference):
 
 
 def _check_logits(reference, converted_path):
-    model = _classifier_for(reference)
-    checkpoint = torch.load(converted_path, weights_only=True)
-    model.load_state_dict(checkpoint['state_dict'], strict=True)
-    with torch.no_grad():
-        logits = model(seeded_input(reference['input_shape'], reference['input_seed']), mode='tensor')
-    expected = decode_floats(reference['logits'], reference['logits_shape'])
-    scale = expected.abs().max().item()
-    torch.testing.assert_close(logits, expected, rtol=0, atol=1e-5 * max(scale, 1.))
-    return checkpoint
+    return check_logits(_classifier_for(reference), reference, converted_path)
 
 
 def test_converter_cli_parity_with_official_m(tmp_path):
@@ -286,42 +271,22 @@ def test_converter_parity_with_official_tiny(tmp_path, capsys):
 
 
 def test_converter_refuses_pickled_code(tmp_path, capsys):
-    src = str(tmp_path / 'evil.pth')
-    marker = tmp_path / 'code-ran'
-    torch.save({'model': {'x': torch.zeros(1)}, 'payload': CodePayload(marker)}, src)
-    code, _, err = convert(capsys, src, str(tmp_path / 'out.pth'))
-    assert code == 2 and len(err.strip().splitlines()) == 1 and 'refusing evil.pth' in err
-    assert not marker.exists() and not (tmp_path / 'out.pth').exists()
+    check_refuses_pickled_code(convert, capsys, tmp_path, 'model')
 
 
 def test_converter_errors(tmp_path, capsys):
     reference = load_reference('groupmixformer_tiny_reference')
     src, state_dict = _official_checkpoint(reference, tmp_path)
     dst = str(tmp_path / 'out.pth')
-    # An unknown key is named.
-    bad = dict(state_dict, **{'groupmixformer_backbone.0.gma_stage.0.att.extra.weight': torch.zeros(1)})
-    torch.save(bad, str(tmp_path / 'bad.pth'))
-    code, _, err = convert(capsys, str(tmp_path / 'bad.pth'), dst)
-    assert code == 2 and 'gma_stage.0.att.extra.weight' in err
-    # A missing key is named by the strict load.
-    missing = 'groupmixformer_backbone.2.gma_stage.1.att.aggregator.agg2.conv1.weight'
-    torch.save({k: v for k, v in state_dict.items() if k != missing}, str(tmp_path / 'cut.pth'))
-    assert convert(capsys, str(tmp_path / 'cut.pth'), dst)[0] == 0
-    with pytest.raises(RuntimeError, match=re.escape('stages.2.blocks.1.attn.aggregators.1.conv.depthwise.weight')):
-        _classifier_for(reference).load_state_dict(torch.load(dst, weights_only=True)['state_dict'], strict=True)
-    os.remove(dst)
-    # Not a GroupMixFormer checkpoint at all.
-    torch.save({'conv.weight': torch.zeros(1)}, str(tmp_path / 'other.pth'))
-    code, _, err = convert(capsys, str(tmp_path / 'other.pth'), dst)
-    assert code == 2 and 'not a GroupMixFormer checkpoint' in err and 'official (conv_stem.proj1.weight)' in err
-    # --arch must match the shapes.
-    code, _, err = convert(capsys, src, dst, '--arch', 'm')
-    assert code == 2 and '--arch m' in err
-    # No overwrite without --force.
-    assert convert(capsys, src, dst)[0] == 0
-    code, _, err = convert(capsys, src, dst)
-    assert code == 2 and '--force' in err
-    assert convert(capsys, src, dst, '--force')[0] == 0
+    # An unknown key is named; a missing key is named by the strict load.
+    check_unknown_and_missing_keys(
+        convert, capsys, tmp_path, state_dict, dst,
+        ('groupmixformer_backbone.0.gma_stage.0.att.extra.weight', 'gma_stage.0.att.extra.weight'),
+        ('groupmixformer_backbone.2.gma_stage.1.att.aggregator.agg2.conv1.weight',
+         'stages.2.blocks.1.attn.aggregators.1.conv.depthwise.weight'), _classifier_for(reference))
+    # Not a GroupMixFormer checkpoint at all; --arch must match the shapes; no overwrite without --force.
+    check_cli_errors(convert, capsys, tmp_path, src, dst,
+                     ['not a GroupMixFormer checkpoint', 'official (conv_stem.proj1.weight)'], 'm')
 
 
 # ------------------------------------------------------------------------------------------ benchmark

@@ -7,51 +7,29 @@ The config's ``default_scope`` picks the toolbox. Examples::
     tools/dist_train.sh configs/gcvit/mask-rcnn_gcvit-t_fpn_1x_coco.py 8 \\
         --cfg-options model.backbone.init_cfg.checkpoint=gcvit-t_in1k.pth
 """
-import argparse
-import os
-import os.path as osp
-import sys
+import _runner_cli as cli  # first: the repository on sys.path, backbones imported
+from mmengine.config import Config
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
-import backbones  # noqa: E402,F401  (first: registers the backbones and makes torchvision importable on CPU)
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.registry import RUNNERS  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
-
-from backbones.amp import enable_amp  # noqa: E402
-from backbones.checkpoint import UnsafeCheckpointError  # noqa: E402
-from backbones.fault_tolerance import exit_with_message, guard_run  # noqa: E402
-from backbones.preflight import InputError, check_data, merge_cfg_options  # noqa: E402
-from backbones.runtime import init_distributed, prepare_config  # noqa: E402
+from backbones.amp import enable_amp
+from backbones.fault_tolerance import exit_with_message
+from backbones.runtime import prepare_config
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Train a model (classification, detection or segmentation)')
-    parser.add_argument('config', help='config file')
-    parser.add_argument('--work-dir', help='where logs and checkpoints go (default: work_dirs/<config name>)')
+    parser = cli.make_parser('Train a model (classification, detection or segmentation)',
+                             [('config', 'config file')],
+                             'where logs and checkpoints go (default: work_dirs/<config name>)')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from this checkpoint, or from the latest one in the work dir if no path')
     parser.add_argument('--amp', action='store_true',
                         help='mixed precision: float16 with loss scaling on a GPU, bfloat16 on a CPU')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the learning rate by the actual batch size / auto_scale_lr.base_batch_size')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries, e.g. model.backbone.init_cfg.checkpoint=PATH')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return cli.parse_args(parser, 'model.backbone.init_cfg.checkpoint=PATH', argv)
 
 
 def build_config(args) -> Config:
-    if not osp.isfile(args.config):
-        exit_with_message(f'train.py: error: config {args.config} does not exist')
-    cfg = Config.fromfile(args.config)
-    merge_cfg_options(cfg, args.cfg_options)
-    cfg.launcher = args.launcher
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        'work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = cli.load_config(args, 'train.py', [(args.config, 'config')])
     if args.amp:
         try:
             enable_amp(cfg, training=True)
@@ -70,18 +48,7 @@ def build_config(args) -> Config:
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        cfg = build_config(args)
-        check_data(cfg, ('train', 'val'))
-    except InputError as err:
-        exit_with_message(f'train.py: error: {err}')
-    guard_run(cfg, 'train.py')  # dies with its launcher, holds the work dir, atomic saves, resume past damage
-    init_distributed(args.launcher)
-    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
-    try:
-        runner.train()
-    except (UnsafeCheckpointError, FileNotFoundError) as err:
-        exit_with_message(f'train.py: error: {err}')
+    cli.run('train.py', args, build_config, ('train', 'val'), 'train')
 
 
 if __name__ == '__main__':

@@ -6,28 +6,10 @@
 # The backbone applies its last LayerNorm after global pooling (out_norm_after_pool), as the official
 # classifier does; the GAP neck is then a no-op on the (B, C, 1, 1) output. Released weights convert with
 #   python tools/model_converters/davit_to_mm.py DaViT_tiny.pth.tar checkpoints/davit-t_in1k.pth
-_base_ = [
-    'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py',
-    'mmpretrain::_base_/schedules/imagenet_bs1024_adamw_swin.py',
-    'mmpretrain::_base_/default_runtime.py',
-]
-custom_imports = dict(imports=['backbones'], allow_failed_imports=False)
-
-model = dict(type='ImageClassifier',
-             backbone=dict(type='backbones.DaViT',
-                           arch='t',
-                           drop_path_rate=0.1,
-                           out_indices=(3, ),
-                           out_norm_after_pool=True),
-             neck=dict(type='GlobalAveragePooling'),
-             head=dict(type='LinearClsHead',
-                       num_classes=1000,
-                       in_channels=768,
-                       loss=dict(type='LabelSmoothLoss', label_smooth_val=0.1, mode='original'),
-                       cal_acc=False,
-                       init_cfg=dict(type='TruncNormal', layer='Linear', std=.02, bias=0.)),
-             train_cfg=dict(
-                 augments=[dict(type='Mixup', alpha=0.8), dict(type='CutMix', alpha=1.0)]))
+_base_ = '../_base_/linear-cls_adamw_in1k.py'
+model = dict(
+    backbone=dict(type='backbones.DaViT', arch='t', drop_path_rate=0.1, out_indices=(3, ), out_norm_after_pool=True),
+    head=dict(in_channels=768, init_cfg=dict(type='TruncNormal', layer='Linear', std=.02, bias=0.)))
 
 # The official evaluation: crop_pct 0.9, i.e. bicubic resize of the short side to 248, centre crop 224.
 crop_pct = 0.9

@@ -1,24 +1,8 @@
 # GC ViT-T on ImageNet-1K, the official recipe: AdamW lr 5e-3 (wd 0.05), 310 epochs = 20 linear warm-up +
 # 280 cosine to 5e-6 + 10 cool-down, grad-norm clip 5, EMA 0.9998, timm augmentation (RandAugment
 # m9-mstd0.5, random erasing 0.25, mixup 0.8 / cutmix 1.0, label smoothing 0.1), drop path 0.2.
-_base_ = [
-    'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py',
-    'mmpretrain::_base_/schedules/imagenet_bs1024_adamw_swin.py',
-    'mmpretrain::_base_/default_runtime.py',
-]
-custom_imports = dict(imports=['backbones'], allow_failed_imports=False)
-
-model = dict(
-    type='ImageClassifier',
-    backbone=dict(type='backbones.GCViT', arch='t', out_indices=(3, )),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(
-        type='LinearClsHead',
-        num_classes=1000,
-        in_channels=512,
-        loss=dict(type='LabelSmoothLoss', label_smooth_val=0.1, mode='original'),
-        cal_acc=False),
-    train_cfg=dict(augments=[dict(type='Mixup', alpha=0.8), dict(type='CutMix', alpha=1.0)]))
+_base_ = '../_base_/linear-cls_adamw_in1k.py'
+model = dict(backbone=dict(type='backbones.GCViT', arch='t', out_indices=(3, )), head=dict(in_channels=512))
 
 # Released models are evaluated at crop_pct 1.0 (xxt, t, b, l) or 0.875 (xt, t2, s, s2).
 crop_pct = 1.0

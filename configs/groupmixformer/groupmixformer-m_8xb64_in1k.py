@@ -9,30 +9,11 @@
 #   python tools/model_converters/groupmixformer_to_mm.py groupmixformer_miny.pth checkpoints/groupmixformer-m_in1k.pth
 # The official schedule is timm's CosineLRScheduler over epochs 0-300 with the warm-up overriding the first
 # 20; mmengine's cosine here runs over epochs 20-300, so the lr decays slightly later (same start and end).
-_base_ = [
-    'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py',
-    'mmpretrain::_base_/schedules/imagenet_bs1024_adamw_swin.py',
-    'mmpretrain::_base_/default_runtime.py',
-]
-custom_imports = dict(imports=['backbones'], allow_failed_imports=False)
-
+_base_ = '../_base_/linear-cls_adamw_in1k.py'
 model = dict(
-    type='ImageClassifier',
-    backbone=dict(
-        type='backbones.GroupMixFormer',
-        arch='m',
-        drop_path_rate=0.1,
-        norm_cfg=dict(type='SyncBN', requires_grad=True),
-        out_indices=(3, )),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(
-        type='LinearClsHead',
-        num_classes=1000,
-        in_channels=160,
-        loss=dict(type='LabelSmoothLoss', label_smooth_val=0.1, mode='original'),
-        cal_acc=False,
-        init_cfg=dict(type='TruncNormal', layer='Linear', std=.02, bias=0.)),
-    train_cfg=dict(augments=[dict(type='Mixup', alpha=0.8), dict(type='CutMix', alpha=1.0)]))
+    backbone=dict(type='backbones.GroupMixFormer', arch='m', drop_path_rate=0.1,
+                  norm_cfg=dict(type='SyncBN', requires_grad=True), out_indices=(3, )),
+    head=dict(in_channels=160, init_cfg=dict(type='TruncNormal', layer='Linear', std=.02, bias=0.)))
 
 train_dataloader = dict(batch_size=64)
 val_dataloader = dict(batch_size=64)

@@ -1,15 +1,5 @@
-# RetinaNet with a GroupMixFormer-T backbone, 12 epochs, FPN from stage 1 (stride 8).
-# No detection/segmentation code was released with GroupMixFormer: this follows the Swin/DaViT recipe of
-# the shared base (drop path 0.2, Swin's value for this size), not a published GroupMixFormer one.
-# Backbone settings as in mask-rcnn_groupmixformer-t_fpn_1x_coco.py.
-_base_ = '../_base_/retinanet_fpn_adamw_1x_coco.py'
-model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='backbones.GroupMixFormer',
-        arch='t',
-        drop_path_rate=0.2,
-        norm_cfg=dict(type='SyncBN', requires_grad=True),
-        out_indices=(1, 2, 3),
-        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/groupmixformer-t_in1k.pth', prefix='backbone.')),
-    neck=dict(in_channels=[160, 200, 240]))
+# RetinaNet with a GroupMixFormer-T backbone (../_base_/models/groupmixformer-t.py), 12 epochs, FPN from
+# stage 1 (stride 8).
+_base_ = ['../_base_/retinanet_fpn_adamw_1x_coco.py', '../_base_/models/groupmixformer-t.py']
+model = dict(backbone=dict(_base_.groupmixformer_t_backbone, out_indices=(1, 2, 3)),
+             neck=dict(in_channels=[160, 200, 240]))

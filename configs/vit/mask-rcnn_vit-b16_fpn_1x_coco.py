@@ -1,31 +1,6 @@
-# Mask R-CNN with a plain ViT-B/16 backbone, 12 epochs, ViTDet-style: the backbone's last layer (stride 16)
-# feeds a simple feature pyramid (mmdet_ext.SimpleFPN: strides 4-32 by deconvolution / pooling of that one
-# map, plus a max-pooled stride-64 level), layer-wise lr decay 0.7, drop path 0.1. Any input size works: the
-# image is padded to a multiple of 16 and the checkpoint's 14x14 position embedding is resized bilinearly to
-# the actual grid at run time. Attention is global in every layer (ViTDet windows most layers), so memory
-# grows with the square of the token count. Convert Google's ImageNet-21k pre-trained, 1k fine-tuned model at
-# 224 first:
-#   python tools/model_converters/vit_to_mm.py ViT-B_16-224.npz checkpoints/vit-b16_in21k-pre_in1k.pth
-_base_ = '../_base_/mask-rcnn_fpn_adamw_1x_coco.py'
-model = dict(
-    # Google's models take images scaled to [-1, 1].
-    data_preprocessor=dict(mean=[127.5, 127.5, 127.5], std=[127.5, 127.5, 127.5]),
-    backbone=dict(
-        _delete_=True,
-        type='backbones.ViT',
-        arch='b16',
-        img_size=224,
-        drop_path_rate=0.1,
-        out_indices=(11, ),
-        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/vit-b16_in21k-pre_in1k.pth', prefix='backbone.')),
-    neck=dict(
-        _delete_=True,
-        type='mmdet_ext.SimpleFPN',
-        in_channels=768,
-        out_channels=256,
-        scale_factors=(4.0, 2.0, 1.0, 0.5),
-        num_outs=5,
-        extra_levels='maxpool'))
-optim_wrapper = dict(
-    constructor='backbones.LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=0.7))
+# Mask R-CNN with a plain ViT-B/16 backbone, 12 epochs, ViTDet-style (../_base_/models/vit-b16.py: the
+# last layer feeds a simple feature pyramid; layer-wise lr decay 0.7, drop path 0.1).
+_base_ = ['../_base_/mask-rcnn_fpn_adamw_1x_coco.py', '../_base_/models/vit-b16.py']
+model = dict(data_preprocessor=_base_.vit_data_preprocessor, backbone=_base_.vit_b16_backbone,
+             neck=_base_.vit_simple_fpn)
+optim_wrapper = _base_.vit_layer_decay_optim_wrapper

@@ -1,16 +1,8 @@
-# ViT-B/16 on ImageNet-1K at 384: Google's ImageNet-21k pre-trained, ImageNet-1k fine-tuned ViT-B_16.npz
-# (released at 384; its 24x24 position embedding loads as is). Evaluate it with:
+# ViT-B/16 on ImageNet-1K at 384 (../_base_/models/vit-cls.py): Google's ImageNet-21k pre-trained, ImageNet-1k
+# fine-tuned ViT-B_16.npz (released at 384; its 24x24 position embedding loads as is). Evaluate it with:
 #   python tools/model_converters/vit_to_mm.py ViT-B_16.npz checkpoints/vit-b16_in21k-pre_in1k-384px.pth
 #   python tools/test.py configs/vit/vit-b16_64xb64_in1k-384px.py checkpoints/vit-b16_in21k-pre_in1k-384px.pth
 # mmpretrain's 384 recipe otherwise (images scaled to [-1, 1], short side 384 + centre crop, clip 1.0).
-_base_ = 'mmpretrain::vision_transformer/vit-base-p16_64xb64_in1k-384px.py'
-custom_imports = dict(imports=['backbones'], allow_failed_imports=False)
-model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='backbones.ViT',
-        arch='b16',
-        img_size=384,
-        drop_rate=0.1,
-        out_type='cls_token'),
-    head=dict(in_channels=768, hidden_dim=None))
+_base_ = ['mmpretrain::vision_transformer/vit-base-p16_64xb64_in1k-384px.py', '../_base_/models/vit-cls.py']
+model = dict(backbone=dict(_base_.vit_cls_backbone, arch='b16', img_size=384),
+             head=dict(in_channels=768, hidden_dim=None))
