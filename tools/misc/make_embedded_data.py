@@ -28,7 +28,7 @@ Layout under ``--out`` and the dataset settings that read it (``DIR`` is the ``-
     would read labels from the file and silently keep the 1000 default names.
 
 ``coco/`` - COCO instances: ``annotations/instances_{train,val}2017.json``, ``{train,val}2017/*.jpg``;
-96 train and 24 val images of 128-224 px per side with 1-3 digits (in 40-88 px squares) each;
+256 train and 32 val images of 128-224 px per side with 1-3 digits (in 40-88 px squares) each;
 categories ``zero`` .. ``nine`` (ids 1-10, supercategory ``digit``); polygons trace the outer outline
 of the digit strokes, ``bbox`` is their tight box and ``area`` their area; digits never overlap. mmdet::
 
@@ -85,7 +85,7 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))  # the embedded_data pack
 from embedded_data import ade20k, cifar, coco, imagenet  # noqa: E402
 from embedded_data.sources import Sources, load_sources, task_rng, write_json  # noqa: E402
 
-FORMAT_VERSION = 3  # bump when the written content changes, so old stamps stop matching
+FORMAT_VERSION = 4  # bump when the written content changes, so old stamps stop matching
 STAMP_NAME = '.embedded_data.json'
 TASKS = ('imagenet', 'coco', 'ade20k', 'cifar')
 WRITERS: Dict[str, Callable[[str, Sources, np.random.Generator], Dict[str, int]]] = {

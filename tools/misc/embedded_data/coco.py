@@ -13,7 +13,7 @@ from .sources import (DIGIT_NAMES, SPLIT_POOL, PastedDigit, Sources, make_scene,
 
 # The detection and segmentation scenes are small, with 1-3 large digits each, so that a model fine-tuned
 # from the classification demo learns them within a few minutes on a CPU (the demo's time limit).
-COCO_IMAGES = {'train2017': 96, 'val2017': 24}
+COCO_IMAGES = {'train2017': 256, 'val2017': 32}
 COCO_SIDE = (128, 224)
 COCO_DIGIT_SIDE = (40, 88)
 
