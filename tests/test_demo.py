@@ -1,9 +1,9 @@
 """End-to-end run of the README's demo (``tools/demo.py``, what ``bash tools/demo.sh`` runs after the setup).
 
 Classification and detection must visibly learn on the embedded validation sets (floors a little under
-what the demo reaches today: top-1 ~75 %, bbox mAP_50 ~0.40; the issue's targets are 90 % and 0.5), the
-segmentor must at least separate the background (it does not yet tell the digits apart: mIoU ~9 over 11
-classes), and every picture the summary names must be a real PNG. Takes about as long as the demo
+what the demo reaches today: top-1 75-78 % in three runs, bbox mAP_50 ~0.69; the issue's targets are 90 %
+and 0.5), the segmentor must at least separate the background (it does not yet tell the digits apart: mIoU
+~9 over 11 classes; target 50), and every picture the summary names must be a real PNG. Takes about as long as the demo
 (minutes); it writes the embedded data to ``data/embedded`` and the published classifier to
 ``work_dirs/demo``, as the demo does.
 """
@@ -35,8 +35,8 @@ def test_every_task_learns(demo):
     summary, _ = demo
     metrics = {row['name']: dict(row['metrics']) for row in summary['rows']}
     assert set(metrics) == {'classification', 'detection', 'segmentation', 'segmentation (--tta)'}
-    assert metrics['classification']['top-1 (%)'] >= 60  # chance is 10
-    assert metrics['detection']['bbox mAP_50'] >= 0.3
+    assert metrics['classification']['top-1 (%)'] >= 70  # chance is 10
+    assert metrics['detection']['bbox mAP_50'] >= 0.5
     assert 0 < metrics['detection']['bbox mAP'] <= metrics['detection']['bbox mAP_50']
     assert 0 < metrics['detection']['mask mAP'] <= metrics['detection']['mask mAP_50']
     for name in ('segmentation', 'segmentation (--tta)'):

@@ -1,0 +1,40 @@
+"""ADE20K layout: ``images/{training,validation}/*.jpg`` and ``annotations/{training,validation}/*.png``."""
+from __future__ import annotations
+
+import os
+import os.path as osp
+from typing import Dict
+
+import numpy as np
+from PIL import Image
+
+from .sources import SPLIT_POOL, Sources, make_scene, odd_side, save_jpeg, split_pools
+
+ADE_IMAGES = {'training': 64, 'validation': 16}
+ADE_SIDE = (128, 224)
+ADE_DIGIT_SIDE = (40, 96)
+ADE_BACKGROUND = 1  # ADE20K's reduce_zero_label maps 1 -> class 0 and d + 2 -> class d + 1
+
+
+def write(root: str, sources: Sources, rng: np.random.Generator) -> Dict[str, int]:
+    """Write the ADE20K image / annotation folders; returns image counts per split."""
+    pools = split_pools(sources, rng)
+    counts = {}
+    for split, n_images in ADE_IMAGES.items():
+        image_dir, label_dir = osp.join(root, 'images', split), osp.join(root, 'annotations', split)
+        os.makedirs(image_dir)
+        os.makedirs(label_dir)
+        prefix = 'ADE_train' if split == 'training' else 'ADE_val'
+        for i in range(1, n_images + 1):
+            height, width = odd_side(*ADE_SIDE, rng), odd_side(*ADE_SIDE, rng)
+            image, pasted = make_scene(sources, pools[SPLIT_POOL[split]], height, width,
+                                       ADE_DIGIT_SIDE, rng)
+            label = np.full((height, width), ADE_BACKGROUND, np.uint8)
+            for digit in pasted:
+                window = label[digit.y:digit.y + digit.mask.shape[0],
+                               digit.x:digit.x + digit.mask.shape[1]]
+                window[digit.mask] = digit.digit + 2
+            save_jpeg(image, osp.join(image_dir, f'{prefix}_{i:08d}.jpg'))
+            Image.fromarray(label, mode='L').save(osp.join(label_dir, f'{prefix}_{i:08d}.png'))
+        counts[split] = n_images
+    return counts
