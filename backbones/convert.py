@@ -19,7 +19,7 @@ from .checkpoint import UnsafeCheckpointError, load_weights_file
 
 __all__ = [
     'ConversionError', 'KeyTracker', 'check_against_model', 'converter_main', 'save_atomic', 'detect_layout',
-    'strip_module_prefix', 'split_downstream', 'downstream_meta'
+    'strip_module_prefix', 'split_downstream', 'downstream_meta', 'select_ema', 'shorten', 'match_zoo_arch'
 ]
 
 # Top-level modules of mmdet 2.x/3.x detectors and mmseg 0.x/1.x segmentors. Their parameter names did
@@ -60,8 +60,35 @@ class KeyTracker:
     def check_all_used(self) -> None:
         left = [k for k in self.source if k not in self.used]
         if left:
-            shown = ', '.join(left[:6]) + (f' and {len(left) - 6} more' if len(left) > 6 else '')
-            raise ConversionError(f'{len(left)} keys of the checkpoint were not understood: {shown}')
+            raise ConversionError(f'{len(left)} keys of the checkpoint were not understood: {shorten(left)}')
+
+
+def shorten(keys: Sequence[str], shown: int = 6) -> str:
+    """The first ``shown`` keys and how many more, for a one-line error."""
+    return ', '.join(keys[:shown]) + (f' and {len(keys) - shown} more' if len(keys) > shown else '')
+
+
+def select_ema(source: Any, ema: bool) -> Any:
+    """The checkpoint's ``state_dict_ema`` (timm's EMA weights) when ``ema``, else ``source`` itself."""
+    if not ema:
+        return source
+    if not isinstance(source, dict) or 'state_dict_ema' not in source:
+        raise ConversionError('--ema given but the checkpoint has no state_dict_ema')
+    return source['state_dict_ema']
+
+
+def match_zoo_arch(zoo_shapes: Dict[str, Tuple[Sequence[int], Sequence[int]]], dims: Sequence[int],
+                   depths: Sequence[int], arch: Optional[str]) -> Optional[str]:
+    """The zoo name whose ``(embed_dims, depths)`` the checkpoint has (``None``: a custom arch); with
+    ``--arch``, refuse a checkpoint of other shapes in one line."""
+    if arch is not None:
+        expected = zoo_shapes[arch]
+        if (list(expected[0]), list(expected[1])) != (list(dims), list(depths)):
+            raise ConversionError(f'--arch {arch} expects embed_dims {expected[0]} and depths '
+                                  f'{expected[1]}, the checkpoint has {tuple(dims)} and {tuple(depths)}')
+        return arch
+    return next((n for n, (d, dep) in zoo_shapes.items() if list(d) == list(dims) and list(dep) == list(depths)),
+                None)
 
 
 def check_against_model(state_dict: Dict[str, Any], model: 'torch.nn.Module', prefix: str = 'backbone.') -> None:

@@ -35,7 +35,7 @@ def test_every_task_learns(demo):
     summary, _ = demo
     metrics = {row['name']: dict(row['metrics']) for row in summary['rows']}
     assert set(metrics) == {'classification', 'detection', 'segmentation', 'segmentation (--tta)'}
-    assert metrics['classification']['top-1 (%)'] >= 70  # chance is 10
+    assert metrics['classification']['top-1 (%)'] >= 65  # chance is 10
     assert metrics['detection']['bbox mAP_50'] >= 0.5
     assert 0 < metrics['detection']['bbox mAP'] <= metrics['detection']['bbox mAP_50']
     assert 0 < metrics['detection']['mask mAP'] <= metrics['detection']['mask mAP_50']

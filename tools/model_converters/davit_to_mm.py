@@ -30,7 +30,8 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
 from backbones.checkpoint import find_state_dict  # noqa: E402
 from backbones.convert import (ConversionError, KeyTracker, converter_main, detect_layout,  # noqa: E402
-                               downstream_meta, split_downstream, strip_module_prefix)
+                               downstream_meta, match_zoo_arch, select_ema, shorten, split_downstream,
+                               strip_module_prefix)
 from backbones.davit import DaViT  # noqa: E402
 
 # The arch zoo's shapes, name -> (dims, depths): converting needs no model build.
@@ -147,10 +148,7 @@ def unused_norms(dims: List[int], downstream: Dict[str, torch.Tensor]) -> List[i
 
 
 def convert(source, args):
-    if args.ema:
-        if not isinstance(source, dict) or 'state_dict_ema' not in source:
-            raise ConversionError('--ema given but the checkpoint has no state_dict_ema')
-        source = source['state_dict_ema']
+    source = select_ema(source, args.ema)
     state_dict = strip_module_prefix(find_state_dict(source))
     layout = detect_layout(state_dict, {name: probe for name, (probe, _) in LAYOUTS.items()}, 'DaViT')
     downstream = OrderedDict()
@@ -168,17 +166,10 @@ def convert(source, args):
         converted[new_key] = torch.as_tensor(tracker.take(key)).float()
     if unknown:
         what = 'a DaViT detector/segmentor backbone' if downstream else 'a DaViT classifier'
-        shown = ', '.join(unknown[:6]) + (f' and {len(unknown) - 6} more' if len(unknown) > 6 else '')
-        raise ConversionError(f'{len(unknown)} keys are not part of {what} ({layout} layout): {shown}')
+        raise ConversionError(f'{len(unknown)} keys are not part of {what} ({layout} layout): {shorten(unknown)}')
     tracker.check_all_used()
     dims, depths = detect_shapes(converted)
-    name = next((n for n, (d, dep) in ZOO_SHAPES.items() if list(d) == dims and list(dep) == depths), None)
-    if args.arch is not None:
-        expected = ZOO_SHAPES[args.arch]
-        if (list(expected[0]), list(expected[1])) != (dims, depths):
-            raise ConversionError(f'--arch {args.arch} expects embed_dims {expected[0]} and depths '
-                                  f'{expected[1]}, the checkpoint has {tuple(dims)} and {tuple(depths)}')
-        name = args.arch
+    name = match_zoo_arch(ZOO_SHAPES, dims, depths, args.arch)
     meta = dict(arch=name or 'custom', layout=layout, embed_dims=str(tuple(dims)), depths=str(tuple(depths)))
     if downstream:
         dropped = unused_norms(dims, downstream)

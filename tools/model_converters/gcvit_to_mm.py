@@ -28,7 +28,7 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
 from backbones.checkpoint import find_state_dict  # noqa: E402
 from backbones.convert import (ConversionError, KeyTracker, check_against_model, converter_main,  # noqa: E402
-                               detect_layout, downstream_meta, rename_prefixes, split_downstream,
+                               detect_layout, downstream_meta, rename_prefixes, select_ema, split_downstream,
                                strip_module_prefix)
 from backbones.gcvit import GCViT  # noqa: E402
 from backbones.layers import RelativePositionBias  # noqa: E402
@@ -119,10 +119,7 @@ LAYOUTS = {
 
 
 def convert(source, args):
-    if args.ema:
-        if not isinstance(source, dict) or 'state_dict_ema' not in source:
-            raise ConversionError('--ema given but the checkpoint has no state_dict_ema')
-        source = source['state_dict_ema']
+    source = select_ema(source, args.ema)
     state_dict = strip_module_prefix(find_state_dict(source))
     layout = detect_layout(state_dict, LAYOUTS, 'GC ViT')
     downstream = OrderedDict()

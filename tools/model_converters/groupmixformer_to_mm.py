@@ -23,7 +23,7 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
 from backbones.checkpoint import find_state_dict  # noqa: E402
 from backbones.convert import (ConversionError, KeyTracker, converter_main, detect_layout,  # noqa: E402
-                               strip_module_prefix)
+                               match_zoo_arch, shorten, strip_module_prefix)
 from backbones.groupmixformer import GroupMixFormer  # noqa: E402
 
 # The arch zoo's shapes, name -> (dims, depths): converting needs no model build.
@@ -113,17 +113,10 @@ def convert(source, args):
         # Floating tensors as float32 (fp16 releases); num_batches_tracked stays an integer.
         converted[new_key] = value.float() if value.is_floating_point() else value
     if unknown:
-        shown = ', '.join(unknown[:6]) + (f' and {len(unknown) - 6} more' if len(unknown) > 6 else '')
-        raise ConversionError(f'{len(unknown)} keys are not part of a GroupMixFormer classifier: {shown}')
+        raise ConversionError(f'{len(unknown)} keys are not part of a GroupMixFormer classifier: {shorten(unknown)}')
     tracker.check_all_used()
     dims, depths, ratios = detect_shapes(converted)
-    name = next((n for n, (d, dep) in ZOO_SHAPES.items() if list(d) == dims and list(dep) == depths), None)
-    if args.arch is not None:
-        expected = ZOO_SHAPES[args.arch]
-        if (list(expected[0]), list(expected[1])) != (dims, depths):
-            raise ConversionError(f'--arch {args.arch} expects embed_dims {expected[0]} and depths '
-                                  f'{expected[1]}, the checkpoint has {tuple(dims)} and {tuple(depths)}')
-        name = args.arch
+    name = match_zoo_arch(ZOO_SHAPES, dims, depths, args.arch)
     meta = dict(arch=name or 'custom', embed_dims=str(tuple(dims)), depths=str(tuple(depths)),
                 mlp_ratios=str(tuple(ratios)),
                 num_classes=int(converted['head.fc.weight'].shape[0]) if 'head.fc.weight' in converted else 0)
