@@ -9,6 +9,10 @@ initialisation.
 :class:`WeightsOnlyCheckpointHook`, which :func:`prepare_config` adds to every run, makes the checkpoints
 training writes loadable with ``torch.load(weights_only=True)``, so they can be tested, resumed from or
 used as ``load_from`` wherever they are copied, without unpickling code.
+
+:class:`EagerOptimizerUpdateHook`, which :func:`prepare_config` adds to runs with ``compile`` set, makes
+mmengine's ``compile=True`` train: the runner compiles the whole ``model.train_step``, and dynamo cannot
+trace the optimizer update inside it (see the hook).
 """
 import json
 import math
@@ -20,12 +24,13 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config
 from mmengine.hooks import Hook
+from mmengine.optim import OptimWrapperDict
 
 from .checkpoint import restore_history_buffers, to_weights_only, trust_checkpoints_in
 from .registry import HOOKS
 
 __all__ = ['prepare_config', 'init_distributed', 'replace_sync_bn', 'write_metrics_json',
-           'WeightsOnlyCheckpointHook']
+           'WeightsOnlyCheckpointHook', 'EagerOptimizerUpdateHook']
 
 
 @HOOKS.register_module()
@@ -48,6 +53,32 @@ class WeightsOnlyCheckpointHook(Hook):
             checkpoint['message_hub'] = restore_history_buffers(checkpoint['message_hub'])
 
 
+@HOOKS.register_module()
+class EagerOptimizerUpdateHook(Hook):
+    """Run the optimizer update eagerly when ``compile`` is set: torch.compile captures forward and loss.
+
+    With ``compile=True`` (or a dict of ``torch.compile`` options) mmengine 0.10 compiles
+    ``model.train_step``, which ends with ``optim_wrapper.update_params(loss)``: backward, gradient
+    clipping, the optimizer step and the step counter that mmengine's parameter schedulers wrap around
+    ``optimizer.step``. Dynamo fails on that step: the parameter groups mmengine's optimizer constructor
+    builds for a ``paramwise_cfg`` are ``ConfigDict`` objects, and dynamo's optimizer support (torch 2.13, which sets ``capturable``
+    in every group) takes only plain dicts (``InternalTorchDynamoError: 'UserDefinedDictVariable' object
+    has no attribute 'items'``). Traced, the step would also recompile whenever a scheduler changes the
+    learning rate, a Python float. This hook marks each optim wrapper's ``update_params`` with
+    ``torch.compiler.disable`` before the first iteration, so dynamo stops its graph there: the data
+    preprocessor, forward and loss are compiled (and their backward, by AOT autograd), and the update runs
+    as in eager mode. ``tools/train.py`` adds it whenever the config sets ``compile``; with your own
+    runner, list ``dict(type='backbones.EagerOptimizerUpdateHook')`` in ``custom_hooks``.
+    """
+    priority = 'VERY_HIGH'
+
+    def before_train(self, runner) -> None:
+        wrappers = runner.optim_wrapper
+        for wrapper in wrappers.values() if isinstance(wrappers, OptimWrapperDict) else [wrappers]:
+            if 'update_params' not in vars(wrapper):  # once, however often train() runs
+                wrapper.update_params = torch.compiler.disable(wrapper.update_params)
+
+
 def replace_sync_bn(node: Any) -> int:
     """Turn every ``type='SyncBN'`` norm config inside ``node`` into ``'BN'``; return how many."""
     count = 0
@@ -63,17 +94,24 @@ def replace_sync_bn(node: Any) -> int:
     return count
 
 
+def _add_hook(cfg: Config, hook_type: str) -> None:
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not any(isinstance(h, dict) and h.get('type') == hook_type for h in hooks):
+        cfg.custom_hooks = hooks + [dict(type=hook_type)]
+
+
 def prepare_config(cfg: Config, launcher: str) -> Config:
     """Adapt ``cfg`` to this machine: CPU-only runs get BN instead of SyncBN and a gloo DDP wrapper.
 
     Every run saves weights-only loadable checkpoints (:class:`WeightsOnlyCheckpointHook`); older ones in
     ``cfg.work_dir`` still load for resuming and testing (see
-    :func:`backbones.checkpoint.trust_checkpoints_in`).
+    :func:`backbones.checkpoint.trust_checkpoints_in`). A run with ``compile`` set gets
+    :class:`EagerOptimizerUpdateHook`.
     """
     trust_checkpoints_in(cfg.work_dir)
-    hooks = list(cfg.get('custom_hooks') or [])
-    if not any(isinstance(h, dict) and h.get('type') == 'backbones.WeightsOnlyCheckpointHook' for h in hooks):
-        cfg.custom_hooks = hooks + [dict(type='backbones.WeightsOnlyCheckpointHook')]
+    _add_hook(cfg, 'backbones.WeightsOnlyCheckpointHook')
+    if cfg.get('compile'):
+        _add_hook(cfg, 'backbones.EagerOptimizerUpdateHook')
     if torch.cuda.is_available():
         return cfg
     replace_sync_bn(cfg.model)

@@ -30,6 +30,12 @@ allocation). Linux only; elsewhere it prints ``n/a``.
 ``--gmf-fuse`` times our GroupMixFormer's inference with its BatchNorms folded (``model.fuse()``).
 ``--with-cp`` adds, per family and dtype, ours' eager training step with gradient checkpointing
 (``with_cp=True``) against ours without: peak-memory ratio and time ratio.
+
+``--profile`` adds, for every eager row, where the time of one step goes: ``torch.profiler``'s self CPU
+time of each operator, grouped by kind (matrix products and convolutions; copies, permutes and other
+layout changes; casts, i.e. ``to``/``_to_copy`` and the copies they run, which autocast adds; norms;
+softmax and fused attention; elementwise ops, optimizer included; the rest), as percent of the total.
+Unlike wall time this barely depends on the machine's load.
 """
 import argparse
 import copy
@@ -42,7 +48,7 @@ import statistics
 import sys
 import time
 import types
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
 sys.path.insert(0, REPO)
@@ -270,6 +276,57 @@ def measure(steps, x, labels, args):
     }
 
 
+# Operator kinds of --profile, by aten name (without ``aten::``); the first kind whose words match wins.
+OP_KINDS = OrderedDict([
+    ('softmax/attn', ('softmax', 'attention')),
+    ('matmul/conv', ('mm', 'addmm', 'bmm', 'baddbmm', 'addbmm', 'matmul', 'linear', 'conv', 'dot', 'mkldnn')),
+    ('norm', ('norm', )),
+    ('copy/layout', ('copy_', 'clone', 'contiguous', 'permute', 'transpose', 'reshape', 'view', 'as_strided',
+                     'cat', 'stack', 'pad', 'split', 'narrow', 'slice', 'select', 'expand', 'squeeze', 'flatten',
+                     'roll', 'index', 'gather', 'scatter', 'unfold', 'repeat', 't', 'unbind', 'chunk', 'col2im',
+                     'im2col', 'alias')),
+    ('elementwise', ('add', 'sub', 'mul', 'div', 'gelu', 'hardswish', 'silu', 'sigmoid', 'relu', 'threshold',
+                     'where', 'neg', 'fill', 'zero', 'exp', 'sqrt', 'rsqrt', 'pow', 'lerp', 'addcmul', 'addcdiv',
+                     'foreach', 'clamp', 'masked_fill', 'dropout', 'tanh', 'erf', 'abs', 'sign', 'maximum',
+                     'minimum')),
+])
+KIND_COLUMNS = ('matmul/conv', 'copy/layout', 'cast', 'norm', 'softmax/attn', 'elementwise', 'other')
+
+
+def op_kind(name: str, parents) -> str:
+    """Kind of the aten operator ``name`` called from ``parents`` (names, innermost first)."""
+    if not name.startswith('aten::'):
+        return 'other'  # autograd nodes, profiler records: bookkeeping
+    op = name[len('aten::'):].lstrip('_')
+    if op in ('to', 'to_copy') or (op == 'copy_' and any(p in ('aten::to', 'aten::_to_copy') for p in parents)):
+        return 'cast'
+    words = op.split('_')
+    for kind, names in OP_KINDS.items():
+        if any(n == op or n in words or (len(n) > 3 and op.startswith(n)) for n in names):
+            return kind
+    return 'other'
+
+
+def profile_by_kind(step: 'Step', x: torch.Tensor, labels: torch.Tensor) -> dict:
+    """Self CPU time of one step (ms) per operator kind, see ``--profile``."""
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        step(x, labels)
+    totals = defaultdict(float)
+    for event in prof.events():
+        parents, parent = [], event.cpu_parent
+        while parent is not None and len(parents) < 3:
+            parents.append(parent.name)
+            parent = parent.cpu_parent
+        totals[op_kind(event.name, parents)] += event.self_cpu_time_total / 1e3
+    return dict(totals)
+
+
+def _fmt_profile(totals: dict) -> str:
+    total = sum(totals.values())
+    return ' '.join(f'{100 * totals.get(k, 0.) / total:{len(k)}.0f}' for k in KIND_COLUMNS) + f' {total:9.0f}'
+
+
 def _fmt(result) -> str:
     mem = 'n/a' if result['peak_mib'] is None else f'{result["peak_mib"]:.0f}'
     return f'{result["img_s"]:8.2f} ±{result["spread_pct"]:3.0f}% {mem:>7}'
@@ -304,6 +361,8 @@ def main(argv=None):
                         help='inference rows: our GroupMixFormer with its BatchNorms folded (model.fuse())')
     parser.add_argument('--with-cp', action='store_true',
                         help='also: ours with gradient checkpointing against ours without (eager training)')
+    parser.add_argument('--profile', action='store_true',
+                        help='eager rows: also the self CPU time of one step by operator kind (percent)')
     parser.add_argument('--json', default=None, help='also write every measurement to this JSON file')
     args = parser.parse_args(argv)
     if args.device == 'cuda' and not torch.cuda.is_available():
@@ -351,6 +410,13 @@ def main(argv=None):
                     records.append(dict(family=family, task=task, dtype=dtype, mode=mode, reference=ref_name,
                                         ours_fused=mine is not ours,
                                         ratio=ratio, **{k: v for k, v in result.items()}))
+                    if args.profile and mode == 'eager':
+                        print(f'{"  profile, % of self CPU time":42s} {" ".join(KIND_COLUMNS)}  total ms')
+                        for name, step in steps.items():
+                            totals = profile_by_kind(step, x, labels)
+                            print(f'{"  " + (ref_name if name == "ref" else "ours"):42s} {_fmt_profile(totals)}',
+                                  flush=True)
+                            records[-1][f'{name}_profile_ms'] = totals
         if args.with_cp:
             cp_model = Logits(build_ours(family, PAIRS[family][0] or args.gmf_arch, with_cp=True))
             for dtype in args.dtypes:
