@@ -64,7 +64,8 @@ class EagerOptimizerUpdateHook(Hook):
     builds for a ``paramwise_cfg`` are ``ConfigDict`` objects, and dynamo's optimizer support (torch 2.13,
     which sets ``capturable`` in every group) takes only plain dicts
     (``InternalTorchDynamoError: 'UserDefinedDictVariable' object has no attribute 'items'``). Traced,
-    the step would also recompile whenever a scheduler changes the learning rate, a Python float. This hook marks each optim wrapper's ``update_params`` with
+    the step would also recompile whenever a scheduler changes the learning rate, a Python float.
+    This hook marks each optim wrapper's ``update_params`` with
     ``torch.compiler.disable`` before the first iteration, so dynamo stops its graph there: the data
     preprocessor, forward and loss are compiled (and their backward, by AOT autograd), and the update runs
     as in eager mode. ``tools/train.py`` adds it whenever the config sets ``compile``; with your own
