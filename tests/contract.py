@@ -119,6 +119,9 @@ def check_with_cp_same_output(cfg: Dict[str, Any], size: Tuple[int, int] = (64, 
     plain = build_backbone(dict(cfg, with_cp=False))
     ckpt = build_backbone(dict(cfg, with_cp=True))
     ckpt.load_state_dict(plain.state_dict())
+    # set_grad_checkpointing passes the flag to every stage that has one
+    flags = [m for m in ckpt.modules() if 'with_cp' in vars(m)]
+    assert all(m.with_cp for m in flags) and not any(m.with_cp for m in plain.modules() if 'with_cp' in vars(m))
     # Train mode with dropout/drop-path at zero so both runs are deterministic.
     plain.train(), ckpt.train()
     x = torch.randn(2, 3, *size)
@@ -157,12 +160,16 @@ def check_state_dict_round_trip(cfg: Dict[str, Any], tmp_path) -> None:
 def check_fused_matches_plain(cfg: Dict[str, Any], size: Tuple[int, int] = (97, 131)) -> None:
     """The SDPA path and the plain attention path give the same numbers (float round-off)."""
     model = build_backbone(cfg).eval()
-    assert any(hasattr(m, 'fused_attn') for m in model.modules()), 'no attention module has fused_attn'
+    # one convention: a per-instance flag on every attention module, set by the model's one switch
+    attentions = [m for m in model.modules() if 'fused_attn' in vars(m)]
+    assert attentions, 'no attention module has its own fused_attn'
     x = torch.randn(2, 3, *size)
     with torch.no_grad():
         model.set_fused_attention(True)
+        assert all(m.fused_attn for m in attentions)
         fused = model(x)
         model.set_fused_attention(False)
+        assert not any(m.fused_attn for m in attentions)
         plain = model(x)
     for a, b in zip(fused, plain):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
