@@ -159,6 +159,7 @@ class RelativePositionBias(nn.Module):
         index = (rel[..., 0] + wh - 1) * (2 * ww - 1) + (rel[..., 1] + ww - 1)
         self.register_buffer('relative_position_index', index, persistent=False)
         nn.init.trunc_normal_(self.relative_position_bias_table, std=.02)
+        self.register_load_state_dict_pre_hook(self.fit_loaded_table)
 
     def forward(self, dtype: Optional[torch.dtype] = None) -> torch.Tensor:
         """Return the ``(heads, N, N)`` bias, ``N = wh * ww``, in ``dtype`` (default: the table's).
@@ -170,11 +171,12 @@ class RelativePositionBias(nn.Module):
         bias = (table if dtype is None else table.to(dtype))[self.relative_position_index.view(-1)]
         return bias.view(n, n, -1).permute(2, 0, 1)
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+    @staticmethod
+    def fit_loaded_table(module: 'RelativePositionBias', state_dict, prefix: str, *_) -> None:
+        """Load-state-dict pre-hook: a table made for another window is resized to this one, and the
+        index that official checkpoints carry as a persistent buffer is dropped (it is derived here)."""
         key = prefix + 'relative_position_bias_table'
         table = state_dict.get(key)
-        if table is not None and table.shape != self.relative_position_bias_table.shape:
-            state_dict[key] = resize_relative_position_table(table, self.window_size)
-        # Official checkpoints carry the index as a persistent buffer; it is derived here.
+        if table is not None and table.shape != module.relative_position_bias_table.shape:
+            state_dict[key] = resize_relative_position_table(table, module.window_size)
         state_dict.pop(prefix + 'relative_position_index', None)
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

@@ -196,6 +196,7 @@ class Embedding(nn.Module):
         self.grid = (math.ceil(img_size[0] / self.stride), math.ceil(img_size[1] / self.stride))
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dims))
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + self.grid[0] * self.grid[1], embed_dims))
+        self.register_load_state_dict_pre_hook(self.fit_loaded_pos_embed)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int]]:
         x = pad_to_multiple(x, (self.stride, self.stride), channels_last=False)
@@ -206,14 +207,14 @@ class Embedding(nn.Module):
         x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x.flatten(2).transpose(1, 2)], dim=1)
         return x + resize_pos_embed(self.pos_embed, self.grid, grid), grid
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        # Any load path (init_cfg, mmengine's runner, a strict load_state_dict): a checkpoint made for
-        # another grid gets its position embedding resized to this one.
+    @staticmethod
+    def fit_loaded_pos_embed(module: 'Embedding', state_dict, prefix: str, *_) -> None:
+        """Load-state-dict pre-hook, for any load path (init_cfg, mmengine's runner, a strict
+        load_state_dict): a checkpoint made for another grid gets its position embedding resized."""
         key = prefix + 'pos_embed'
         pos = state_dict.get(key)
-        if pos is not None and pos.dim() == 3 and pos.shape != self.pos_embed.shape:
-            state_dict[key] = resize_pos_embed(pos, square_grid(pos.shape[1]), self.grid)
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        if pos is not None and pos.dim() == 3 and pos.shape != module.pos_embed.shape:
+            state_dict[key] = resize_pos_embed(pos, square_grid(pos.shape[1]), module.grid)
 
 
 # ---------------------------------------------------------------------------------------- transformer

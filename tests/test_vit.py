@@ -169,7 +169,7 @@ def test_pos_embed_resized_at_run_time_equals_resized_on_load(tmp_path):
     x = torch.randn(1, 3, 97, 131)
     odd = ViT(TINY_ARCH, img_size=(97, 131)).eval()
     assert odd.patch_embed.pos_embed.shape[1] == 1 + 7 * 9
-    odd.load_state_dict(model224.state_dict(), strict=True)  # _load_from_state_dict resizes
+    odd.load_state_dict(model224.state_dict(), strict=True)  # the pos_embed load pre-hook resizes
     with torch.no_grad():
         torch.testing.assert_close(odd(x)[0], model224(x)[0], rtol=0, atol=1e-6)
     # init_cfg Pretrained (Embedding resizes on load) from a classifier checkpoint with the 'backbone.' prefix
