@@ -93,19 +93,27 @@ def test_real_detection_config_on_embedded_coco(data_root, tmp_path):
 ])
 def test_real_segmentation_config_on_embedded_ade20k_with_tta(config, data_root, tmp_path):
     root = str(data_root / 'ade20k')
-    # weights only: ViT-B/16's UPerNet checkpoint is 1.7 GB with AdamW's state, 0.58 GB without
-    options = ['model.backbone.init_cfg=None', 'train_cfg.max_iters=2', 'train_cfg.val_interval=100',
+    # Training validates once at its last iteration (the config's single-scale test pipeline, in the same
+    # process), then tools/test.py runs the config's multi-scale + flip pipeline on one image.
+    # Weights only: ViT-B/16's UPerNet checkpoint is 1.7 GB with AdamW's state, 0.58 GB without.
+    options = ['model.backbone.init_cfg=None', 'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
                'default_hooks.checkpoint.save_optimizer=False',
                'train_dataloader.batch_size=2', 'model.data_preprocessor.size=(128,128)',
                'train_dataloader.dataset.pipeline.3.crop_size=(128,128)',
                'train_dataloader.dataset.pipeline.2.scale=(320,160)',
+               'val_dataloader.dataset.pipeline.1.scale=(320,160)',
                'test_dataloader.dataset.pipeline.1.scale=(320,160)']
-    options += [f'{split}_dataloader.{key}' for split in ('train', 'val', 'test')
-                for key in ('num_workers=0', 'persistent_workers=False')]
-    for split in ('train', 'val', 'test'):
-        options += [f'{split}_dataloader.dataset.data_root={root}', f'{split}_dataloader.dataset.indices=2']
-    for metrics in _train_then_test(config, options, tmp_path, 'iter_2.pth', test_extras=([], ['--tta'])):
-        assert 'mIoU' in metrics
+    for split, count in (('train', 2), ('val', 2), ('test', 1)):
+        options += [f'{split}_dataloader.dataset.data_root={root}', f'{split}_dataloader.dataset.indices={count}',
+                    f'{split}_dataloader.num_workers=0', f'{split}_dataloader.persistent_workers=False']
+    work_dir = tmp_path / 'work'
+    log = _run([sys.executable, 'tools/train.py', config, '--work-dir', str(work_dir), '--cfg-options', *options],
+               tmp_path / 'train.log')
+    assert re.search(r'Iter\(val\) \[2/2\].*mIoU: [0-9.]+', log), 'no single-scale validation in the training log'
+    metrics = tmp_path / 'metrics.json'
+    _run([sys.executable, 'tools/test.py', config, str(work_dir / 'iter_2.pth'), '--work-dir', str(work_dir),
+          '--metrics-json', str(metrics), '--tta', '--cfg-options', *options], tmp_path / 'test.log')
+    assert 'mIoU' in json.loads(metrics.read_text())
 
 
 def test_tools_report_bad_input_in_one_line(tmp_path):
