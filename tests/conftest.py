@@ -15,10 +15,25 @@ sys.path[:0] = [ROOT, HERE]
 import backbones  # noqa: E402,F401  (before torchvision: see backbones/_compat.py)
 import torch  # noqa: E402
 
-# Two cores here: one intra-op thread per test process keeps timings stable and avoids oversubscription.
-torch.set_num_threads(int(os.environ.get('VITZOO_TEST_THREADS', '2')))
+# Two cores here: tools/run_tests.sh runs two pytest-xdist workers, one intra-op thread each (many tests are
+# Python-bound or spawn single-threaded tools, so two workers finish sooner than one worker with two threads);
+# a plain pytest run keeps both threads.
+_DEFAULT_THREADS = '1' if os.environ.get('PYTEST_XDIST_WORKER') else '2'
+torch.set_num_threads(int(os.environ.get('VITZOO_TEST_THREADS', _DEFAULT_THREADS)))
 
 import pytest  # noqa: E402
+
+
+# The longest files start first (about 12, 11 and 10 minutes here on one core each), so that on two xdist
+# workers the short files fill in around them instead of one long file finishing alone at the end.
+LONGEST_FIRST = ('test_demo.py', 'test_end_to_end.py', 'test_compile_export.py')
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        name = os.path.basename(str(item.path))
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+    items.sort(key=rank)  # stable: the order within each file is kept
 
 
 @pytest.fixture(autouse=True)

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# README command 2: set up .venv if needed, then run the test suite. Extra arguments go to pytest
+# README command 2: set up .venv if needed, then run the test suite on VITZOO_TEST_WORKERS pytest-xdist
+# workers (default 2, one per core here; 0 runs in one process). Extra arguments go to pytest
 # (e.g. `-m "not slow"` to skip the end-to-end training runs).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/tools/setup_env.sh"
 cd "$ROOT"
-exec .venv/bin/python -m pytest "$@"
+# --dist loadfile: each test file runs on one worker, so a module's fixture (the demo run, the training run
+# that the fault tests damage, a generated data set) runs once.
+exec .venv/bin/python -m pytest -n "${VITZOO_TEST_WORKERS:-2}" --dist loadfile "$@"
