@@ -20,19 +20,19 @@ from contract import ROOT
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope='module')
-def demo(tmp_path_factory):
-    work_dir = tmp_path_factory.mktemp('demo')
+def test_the_demo_learns_and_draws_its_pictures(tmp_path):
+    """One test, not one per check: tools/run_tests.sh hands tests to two xdist workers one by one, and a
+    shared fixture would run the demo on each."""
     env = dict(os.environ, PYTHON=sys.executable)
-    result = subprocess.run([sys.executable, 'tools/demo.py', '--work-dir', str(work_dir)], cwd=ROOT, env=env,
+    result = subprocess.run([sys.executable, 'tools/demo.py', '--work-dir', str(tmp_path)], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=3600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    summary = json.loads((work_dir / 'summary.json').read_text())
-    return summary, result.stdout
+    summary = json.loads((tmp_path / 'summary.json').read_text())
+    check_every_task_learns(summary)
+    check_pictures_are_pngs_named_on_the_last_screen(summary, result.stdout)
 
 
-def test_every_task_learns(demo):
-    summary, _ = demo
+def check_every_task_learns(summary):
     metrics = {row['name']: dict(row['metrics']) for row in summary['rows']}
     assert set(metrics) == {'classification', 'detection', 'segmentation', 'segmentation (--tta)'}
     assert metrics['classification']['top-1 (%)'] >= 65  # chance is 10
@@ -44,8 +44,7 @@ def test_every_task_learns(demo):
         assert metrics[name]['mIoU (%)'] >= 8
 
 
-def test_pictures_are_pngs_named_on_the_last_screen(demo):
-    summary, stdout = demo
+def check_pictures_are_pngs_named_on_the_last_screen(summary, stdout):
     pictures = [p for row in summary['rows'] for p in row['pictures']] + [summary['loss_curves']]
     # predictions of each task, the classifier's Grad-CAM and the loss curves of the three runs
     assert sorted(os.path.join(os.path.basename(os.path.dirname(p)), os.path.basename(p)) for p in pictures[:-1]) \
