@@ -27,19 +27,16 @@ def _run(args, log_path):
     return result.stdout + result.stderr
 
 
-def _train_then_test(config, options, tmp_path, checkpoint, test_extras=((), )):
-    """``tools/train.py`` on ``config``, then ``tools/test.py`` on its ``checkpoint`` once per entry of
-    ``test_extras`` (extra arguments); returns each test run's metrics."""
+def _train_then_test(config, options, tmp_path, checkpoint, test_args=()):
+    """``tools/train.py`` on ``config``, then ``tools/test.py`` (with ``test_args``) on its ``checkpoint``;
+    returns the training log and the test's metrics."""
     work_dir = tmp_path / 'work'
-    _run([sys.executable, 'tools/train.py', config, '--work-dir', str(work_dir), '--cfg-options', *options],
-         tmp_path / 'train.log')
-    results = []
-    for extra in test_extras:
-        metrics = tmp_path / f'metrics{len(extra)}.json'
-        _run([sys.executable, 'tools/test.py', config, str(work_dir / checkpoint), '--work-dir', str(work_dir),
-              '--metrics-json', str(metrics), '--cfg-options', *options, *extra], tmp_path / f'test{len(extra)}.log')
-        results.append(json.loads(metrics.read_text()))
-    return results
+    train_log = _run([sys.executable, 'tools/train.py', config, '--work-dir', str(work_dir), '--cfg-options',
+                      *options], tmp_path / 'train.log')
+    metrics = tmp_path / 'metrics.json'
+    _run([sys.executable, 'tools/test.py', config, str(work_dir / checkpoint), '--work-dir', str(work_dir),
+          '--metrics-json', str(metrics), '--cfg-options', *options, *test_args], tmp_path / 'test.log')
+    return train_log, json.loads(metrics.read_text())
 
 
 def test_dist_train_test_and_resume_with_two_processes(data_root, tmp_path):
@@ -81,7 +78,7 @@ def test_real_detection_config_on_embedded_coco(data_root, tmp_path):
                     f'{split}_dataloader.persistent_workers=False']
     for split in ('val', 'test'):
         options.append(f'{split}_evaluator.ann_file={root}annotations/instances_val2017.json')
-    metrics, = _train_then_test(config, options, tmp_path, 'epoch_1.pth')
+    _, metrics = _train_then_test(config, options, tmp_path, 'epoch_1.pth')
     assert {'coco/bbox_mAP', 'coco/segm_mAP'} <= set(metrics)
 
 
@@ -106,14 +103,9 @@ def test_real_segmentation_config_on_embedded_ade20k_with_tta(config, data_root,
     for split, count in (('train', 2), ('val', 2), ('test', 1)):
         options += [f'{split}_dataloader.dataset.data_root={root}', f'{split}_dataloader.dataset.indices={count}',
                     f'{split}_dataloader.num_workers=0', f'{split}_dataloader.persistent_workers=False']
-    work_dir = tmp_path / 'work'
-    log = _run([sys.executable, 'tools/train.py', config, '--work-dir', str(work_dir), '--cfg-options', *options],
-               tmp_path / 'train.log')
+    log, metrics = _train_then_test(config, options, tmp_path, 'iter_2.pth', test_args=['--tta'])
     assert re.search(r'Iter\(val\) \[2/2\].*mIoU: [0-9.]+', log), 'no single-scale validation in the training log'
-    metrics = tmp_path / 'metrics.json'
-    _run([sys.executable, 'tools/test.py', config, str(work_dir / 'iter_2.pth'), '--work-dir', str(work_dir),
-          '--metrics-json', str(metrics), '--tta', '--cfg-options', *options], tmp_path / 'test.log')
-    assert 'mIoU' in json.loads(metrics.read_text())
+    assert 'mIoU' in metrics
 
 
 def test_tools_report_bad_input_in_one_line(tmp_path):
@@ -141,5 +133,5 @@ def test_real_cifar_config_on_embedded_pickles(tmp_path):
         options += [f'{split}_dataloader.dataset.type=backbones.LocalCIFAR10',
                     f'{split}_dataloader.dataset.data_root={data / "cifar"}', f'{split}_dataloader.num_workers=0',
                     f'{split}_dataloader.persistent_workers=False']
-    metrics, = _train_then_test(config, options, tmp_path, 'iter_2.pth')
+    _, metrics = _train_then_test(config, options, tmp_path, 'iter_2.pth')
     assert 'accuracy/top1' in metrics
