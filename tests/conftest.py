@@ -24,8 +24,8 @@ torch.set_num_threads(int(os.environ.get('VITZOO_TEST_THREADS', _DEFAULT_THREADS
 import pytest  # noqa: E402
 
 
-# The longest files start first (about 12, 11 and 10 minutes here on one core each), so that on two xdist
-# workers the short files fill in around them instead of one long file finishing alone at the end.
+# The three longest files (the demo alone is about 12 minutes here) start first, so that on two xdist workers
+# the short files fill in around them instead of one long file finishing alone at the end.
 LONGEST_FIRST = ('test_demo.py', 'test_end_to_end.py', 'test_compile_export.py')
 
 

@@ -21,8 +21,8 @@ pytestmark = pytest.mark.slow
 
 
 def test_the_demo_learns_and_draws_its_pictures(tmp_path):
-    """One test, not one per check: tools/run_tests.sh hands tests to two xdist workers one by one, and a
-    shared fixture would run the demo on each."""
+    """One test, not one per check: a fixture shared by two tests would run the demo twice under an xdist
+    mode that spreads a file's tests over both workers (tools/run_tests.sh keeps files whole)."""
     env = dict(os.environ, PYTHON=sys.executable)
     result = subprocess.run([sys.executable, 'tools/demo.py', '--work-dir', str(tmp_path)], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=3600)
