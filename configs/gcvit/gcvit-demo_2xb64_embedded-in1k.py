@@ -6,7 +6,7 @@
 # a peak rate of 1.5e-3 (with a 1-epoch warm-up at 1e-3 and batch 32 the transformer sits at chance for
 # hundreds of steps, at 2e-3 or more it collapses to one class), and light crops instead of RandAugment,
 # mixup and cutmix. More images (300 a class) rather than more epochs: with fewer it memorises them.
-# It reaches top-1 75-78 % (issue 13 asks 90): it underfits (86 % on its own training images), and neither
+# It reaches top-1 71-78 % (issue 13 asks 90): it underfits (86 % on its own training images), and neither
 # lr 2e-3 with global windows (8, 4, 2, 1) (75.5 %), 600 images a class for 15 epochs (77.0 %), nor lr 8e-4,
 # batch 32 or lr 3e-3 with plain cross-entropy (slower loss curves, stopped early) did better in 720 steps.
 # A lead, one run only: bf16 autocast (`--amp`, 1.25x faster steps here) for 40 epochs gave 80.5 % in 204 s
