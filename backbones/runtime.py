@@ -142,6 +142,17 @@ def init_distributed(launcher: str) -> None:
                             world_size=int(os.environ['WORLD_SIZE']))
 
 
+def close_distributed() -> None:
+    """Destroy the process group at the end of a run (a no-op without one).
+
+    PyTorch asks every process to do so before it exits: a gloo group left to the interpreter's teardown
+    can abort a rank that has finished its work (SIGABRT, "terminate called without an active exception"),
+    and torchrun then reports the whole run as failed.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def json_value(value: Any) -> Any:
     """A metric as JSON: numbers (Python, numpy or torch scalars) as numbers, NaN/inf as null, arrays and
     sequences as lists, anything else as text."""

@@ -1,6 +1,9 @@
 """Safe checkpoint loading, trusted work dirs, the torchvision shim and the CPU runtime adjustments."""
 import argparse
 import os
+import socket
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -107,3 +110,28 @@ def test_sync_bn_becomes_bn_on_cpu_and_ddp_gets_no_device_ids(tmp_path):
     prepare_config(cfg, launcher='pytorch')
     assert cfg.model.decode_head.norm_cfg.type == 'BN' and cfg.model.auxiliary_head.norm_cfg.type == 'BN'
     assert cfg.model_wrapper_cfg.device_ids is None and cfg.env_cfg.dist_cfg.backend == 'gloo'
+
+
+def test_the_process_group_is_closed_at_the_end_of_a_run():
+    """tools/train.py and tools/test.py close the group they opened: a gloo group left to the interpreter's
+    teardown can abort a finished rank (SIGABRT) and fail the whole torchrun. Runs in a child process, a
+    one-rank group, so that pytest's own process keeps no group."""
+    if torch.cuda.is_available():
+        pytest.skip('init_distributed leaves CUDA runs to mmengine')
+    script = '\n'.join([
+        'import torch.distributed as dist',
+        'from backbones.runtime import close_distributed, init_distributed',
+        'close_distributed()  # no group yet: nothing to do',
+        "init_distributed('pytorch')",
+        'assert dist.is_initialized() and dist.get_backend() == "gloo"',
+        'close_distributed()',
+        'assert not dist.is_initialized()',
+        "print('closed')",
+    ])
+    with socket.socket() as free:
+        free.bind(('127.0.0.1', 0))
+        port = free.getsockname()[1]
+    env = dict(os.environ, RANK='0', WORLD_SIZE='1', MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    result = subprocess.run([sys.executable, '-c', script], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0 and result.stdout.strip() == 'closed', result.stderr[-2000:]

@@ -14,7 +14,7 @@ from mmengine.runner import Runner  # noqa: E402
 from backbones.checkpoint import UnsafeCheckpointError  # noqa: E402
 from backbones.fault_tolerance import exit_with_message, guard_run  # noqa: E402
 from backbones.preflight import InputError, check_data, merge_cfg_options  # noqa: E402
-from backbones.runtime import init_distributed  # noqa: E402
+from backbones.runtime import close_distributed, init_distributed  # noqa: E402
 
 
 def make_parser(description: str, positionals, work_dir_help: str) -> argparse.ArgumentParser:
@@ -54,7 +54,7 @@ def load_config(args, tool: str, files) -> Config:
 def run(tool: str, args, build_config, splits, method: str, hold_work_dir: bool = True):
     """Build and check the config (data of ``splits`` included), guard the run (it dies with its launcher,
     quiet Ctrl-C; ``hold_work_dir``: one run per work dir, atomic saves, resume past damage), then call the
-    runner's ``method`` and return what it returns."""
+    runner's ``method``, close the process group and return what the method returned."""
     try:
         cfg = build_config(args)
         check_data(cfg, splits)
@@ -64,6 +64,8 @@ def run(tool: str, args, build_config, splits, method: str, hold_work_dir: bool 
     init_distributed(args.launcher)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     try:
-        return getattr(runner, method)()
+        result = getattr(runner, method)()
     except (UnsafeCheckpointError, FileNotFoundError) as err:
         exit_with_message(f'{tool}: error: {err}')
+    close_distributed()
+    return result
