@@ -133,7 +133,8 @@ def test_ade20k_loads_with_mmseg_and_labels_are_digits(data_dir):
     from mmcv.transforms import LoadImageFromFile
     from mmseg.datasets import ADE20KDataset
     from mmseg.datasets.transforms import LoadAnnotations  # mmseg's: by name, the registry may pick mmcv's
-    for split, n_images in (('training', 64), ('validation', 16)):
+    from embedded_data.ade20k import ADE_IMAGES  # importable once the tool has loaded
+    for split, n_images in ADE_IMAGES.items():
         dataset = ADE20KDataset(
             data_root=str(data_dir / 'ade20k'),
             data_prefix=dict(img_path=f'images/{split}', seg_map_path=f'annotations/{split}'),
@@ -153,6 +154,21 @@ def test_ade20k_loads_with_mmseg_and_labels_are_digits(data_dir):
             assert np.array_equal(sample['gt_seg_map'], raw.astype(np.int64) - 1)
             seen |= set(np.unique(raw).tolist())
         assert len(seen) > 4  # several digit classes per split
+
+
+def test_ade20k_labels_a_digit_as_its_filled_grown_outline():
+    from embedded_data.ade20k import digit_region
+    from embedded_data.sources import render_digit
+    ring = np.zeros((8, 8), np.float32)  # a zero: ink around a hole
+    ring[1:7, 1:7], ring[3:5, 3:5] = 1.0, 0.0
+    strokes = render_digit(ring, 48, 0.0) > 0.5
+    region = digit_region(strokes)
+    assert region.shape == strokes.shape and region.dtype == bool
+    assert region[strokes].all()  # every stroke pixel is labelled ...
+    assert region[24, 24] and not strokes[24, 24]  # ... and so is the hole inside the zero
+    assert region[:, :2].sum() == 0 and region.sum() < strokes.size  # it stays inside the digit's square
+    grown = region & ~strokes
+    assert grown[10:38, 2:10].any()  # grown outward by about a glyph cell (4 px here) past the ink
 
 
 # --------------------------------------------------------------------------------------------- cifar

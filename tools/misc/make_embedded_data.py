@@ -85,7 +85,7 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))  # the embedded_data pack
 from embedded_data import ade20k, cifar, coco, imagenet  # noqa: E402
 from embedded_data.sources import Sources, load_sources, task_rng, write_json  # noqa: E402
 
-FORMAT_VERSION = 4  # bump when the written content changes, so old stamps stop matching
+FORMAT_VERSION = 5  # bump when the written content changes, so old stamps stop matching
 STAMP_NAME = '.embedded_data.json'
 TASKS = ('imagenet', 'coco', 'ade20k', 'cifar')
 WRITERS: Dict[str, Callable[[str, Sources, np.random.Generator], Dict[str, int]]] = {
