@@ -1,7 +1,7 @@
 """End-to-end run of the README's demo (``tools/demo.py``, what ``bash tools/demo.sh`` runs after the setup).
 
 Classification and detection must visibly learn on the embedded validation sets (floors a little under
-what the demo reaches today: top-1 75-78 % in three runs, bbox mAP_50 ~0.69; the issue's targets are 90 %
+what the demo reaches today: top-1 71-78 %, bbox mAP_50 0.66-0.72; the issue's targets are 90 %
 and 0.5), the segmentor must at least separate the background (it does not yet tell the digits apart: mIoU
 ~9 over 11 classes; target 50), and every picture the summary names must be a real PNG. Takes about as long as the demo
 (minutes); it writes the embedded data to ``data/embedded`` and the published classifier to
@@ -40,7 +40,8 @@ def check_every_task_learns(summary):
     assert 0 < metrics['detection']['bbox mAP'] <= metrics['detection']['bbox mAP_50']
     assert 0 < metrics['detection']['mask mAP'] <= metrics['detection']['mask mAP_50']
     for name in ('segmentation', 'segmentation (--tta)'):
-        # over all 11 classes; background alone gives ~9, a broken run 0 (target: 50, the digits too)
+        # over all 11 classes; background alone gives ~8.4 (digits cover 7 % of the validation pixels), a broken
+        # run 0 (target: 50, the digits too)
         assert metrics[name]['mIoU (%)'] >= 8
 
 
