@@ -1,4 +1,4 @@
-# Demo: UPerNet with a small GC ViT (the arch of gcvit-demo_2xb128_embedded-in1k.py, initialised from the
+# Demo: UPerNet with a small GC ViT (the arch of gcvit-demo_2xb64_embedded-in1k.py, initialised from the
 # classification demo's weights) fine-tuned on the embedded ADE20K-layout digits (background + 10 digit
 # classes, 256 training and 48 validation scenes; `python tools/misc/make_embedded_data.py`) with images
 # resized to fit 128 px (digits then about the size the classifier learned them at), 112-pixel crops,
@@ -6,9 +6,10 @@
 # maps above all) and the background down-weighted 20-fold in the loss (set when only the strokes were
 # labelled, 3 % of the pixels: at 0.3 the model predicted background everywhere, as its loss was lowest that
 # way; each digit is now labelled as its filled outline, 7-9 % of the pixels, and the weight was kept).
-# KNOWN PROBLEM: the model finds the digits but not which digit they are (mIoU 9.1-9.2, mAcc 12.4-12.8 at
-# 360 iterations): it outlines them well and gives most of them one class ("three" in the last run), or,
-# with strokes as labels, gave every digit class about the same probability so background won the argmax. Not fixed by 4x the scenes, bigger or single digits per scene, background weight 0.1, lr 2e-3,
+# KNOWN PROBLEM: the model finds the digits but not which digit they are (mIoU 9.1-9.8, mAcc 12.4-17.0 at
+# 360 iterations): it outlines them well but gives them mostly one or two wrong classes ("three", "six"),
+# or, with strokes as labels, gave every digit class about the same probability so background won the
+# argmax. Not fixed by 4x the scenes, bigger or single digits per scene, background weight 0.1, lr 2e-3,
 # 400-720 iterations, the classifier's windows (2, 2, 2, 1) or (8, 4, 2, 1), or inputs of 64/96 px (digits
 # at the classifier's scale): the loss stayed on the same plateau in every try (mIoU 8.7-10.5 where measured
 # to the end). Labelling whole digits instead of strokes: 11.1 (one process, batch 8); 48-pixel crops of
