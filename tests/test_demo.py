@@ -1,9 +1,10 @@
 """End-to-end run of the README's demo (``tools/demo.py``, what ``bash tools/demo.sh`` runs after the setup).
 
-Classification and detection must visibly learn on the embedded validation sets (floors a little under
-what the demo reaches today: top-1 71-78 %, bbox mAP_50 0.66-0.72; the issue's targets are 90 %
-and 0.5), the segmentor must at least separate the background (it does not yet tell the digits apart: mIoU
-~9 over 11 classes; target 50), and every picture the summary names must be a real PNG. Takes about as long as the demo
+Every task must visibly learn on the embedded validation sets, with floors a little under what the demo
+reaches today (the README gives the ranges; the issue's targets are top-1 90 %, bbox mAP_50 0.5 and mIoU 50):
+the classifier well above chance, the detector finding and naming digits, and the segmentor telling the
+digits apart, not only the background (which alone scores about 8 over the 11 classes), single-scale and
+with ``--tta``; every picture the summary names must be a real PNG. Takes about as long as the demo
 (minutes); it writes the embedded data to ``data/embedded`` and the published classifier to
 ``work_dirs/demo``, as the demo does.
 """
@@ -35,14 +36,13 @@ def test_the_demo_learns_and_draws_its_pictures(tmp_path):
 def check_every_task_learns(summary):
     metrics = {row['name']: dict(row['metrics']) for row in summary['rows']}
     assert set(metrics) == {'classification', 'detection', 'segmentation', 'segmentation (--tta)'}
-    assert metrics['classification']['top-1 (%)'] >= 65  # chance is 10
+    assert metrics['classification']['top-1 (%)'] >= 70  # chance is 10
     assert metrics['detection']['bbox mAP_50'] >= 0.5
     assert 0 < metrics['detection']['bbox mAP'] <= metrics['detection']['bbox mAP_50']
     assert 0 < metrics['detection']['mask mAP'] <= metrics['detection']['mask mAP_50']
     for name in ('segmentation', 'segmentation (--tta)'):
-        # over all 11 classes; background alone gives ~8.4 (digits cover 7 % of the validation pixels), a broken
-        # run 0 (target: 50, the digits too)
-        assert metrics[name]['mIoU (%)'] >= 8
+        # over all 11 classes: background alone gives about 8, so this needs most digits named right
+        assert metrics[name]['mIoU (%)'] >= 30
 
 
 def check_pictures_are_pngs_named_on_the_last_screen(summary, stdout):

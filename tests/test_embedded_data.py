@@ -156,6 +156,21 @@ def test_ade20k_loads_with_mmseg_and_labels_are_digits(data_dir):
         assert len(seen) > 4  # several digit classes per split
 
 
+def test_ade20k_scenes_hold_many_digits_at_the_classifiers_scale(data_dir):
+    """Dense scenes: the segmentor's loss sees several digits' classes a crop (4-10 digits of 24-40 px)."""
+    import cv2
+    from embedded_data.ade20k import ADE_DIGIT_SIDE, ADE_DIGITS_PER_SCENE
+    labels = sorted((data_dir / 'ade20k' / 'annotations' / 'training').glob('*.png'))
+    counts, sides = [], []
+    for path in labels:
+        digits = np.asarray(Image.open(path)) > 1
+        n, _, stats, _ = cv2.connectedComponentsWithStats(digits.astype(np.uint8), connectivity=8)
+        counts.append(n - 1)  # squares never overlap, so each digit is one component (a split stroke adds one)
+        sides += stats[1:, cv2.CC_STAT_HEIGHT].tolist()
+    assert ADE_DIGITS_PER_SCENE[0] <= np.median(counts) <= ADE_DIGITS_PER_SCENE[1] + 2
+    assert ADE_DIGIT_SIDE[0] * 0.5 <= np.median(sides) <= ADE_DIGIT_SIDE[1]
+
+
 def test_ade20k_labels_a_digit_as_its_filled_grown_outline():
     from embedded_data.ade20k import digit_region
     from embedded_data.sources import render_digit

@@ -27,13 +27,13 @@ import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TASKS = [
-    ('classification', 'configs/gcvit/gcvit-demo_2xb64_embedded-in1k.py', [[]]),
-    ('detection', 'configs/gcvit/mask-rcnn_gcvit-demo_fpn_embedded-coco.py', [[]]),
-    ('segmentation', 'configs/gcvit/upernet_gcvit-demo_2xb4_embedded-ade20k.py', [[], ['--tta']]),
+    ('classification', 'configs/groupmixformer/groupmixformer-demo_2xb64_embedded-in1k.py', [[]]),
+    ('detection', 'configs/groupmixformer/mask-rcnn_groupmixformer-demo_fpn_embedded-coco.py', [[]]),
+    ('segmentation', 'configs/groupmixformer/upernet_groupmixformer-demo_2xb4_embedded-ade20k.py', [[], ['--tta']]),
 ]
 # Fields of mmengine's log lines that the terminal summary leaves out (they stay in the log files).
 NOISY_FIELDS = re.compile(r'\s*(base_lr|eta|data_time|memory|grad_norm|time|acc): \S+')
-PUBLISHED_BACKBONE = 'work_dirs/demo/gcvit-demo_embedded-in1k.pth'  # what the dense demo configs load
+PUBLISHED_BACKBONE = 'work_dirs/demo/groupmixformer-demo_embedded-in1k.pth'  # what the dense demo configs load
 # (metric key, label) shown in the summary for each task; the first is the task's headline.
 SHOWN_METRICS = {
     'classification': [('accuracy/top1', 'top-1 (%)')],

@@ -1,3 +1,5 @@
+# The README's demo (tools/demo.py) runs the GroupMixFormer variant of this config, which inherits it
+# (configs/groupmixformer/*demo*): this small GC ViT leaves chance level late or, in some runs, never.
 # Demo: a small GC ViT (1.6M parameters) trained from scratch on the embedded ImageNet-layout digits
 # (10 classes, resized to 32x32, which keeps all of an 8x8 digit): the GC ViT recipe shortened to 30 epochs
 # of 3000 images (about 2 minutes on 2 CPU cores). Run by `bash tools/demo.sh`, which then publishes the

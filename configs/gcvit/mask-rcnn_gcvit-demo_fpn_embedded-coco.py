@@ -1,3 +1,5 @@
+# The README's demo (tools/demo.py) runs the GroupMixFormer variant of this config, which inherits it
+# (configs/groupmixformer/*demo*): this small GC ViT leaves chance level late or, in some runs, never.
 # Demo: Mask R-CNN with a small GC ViT (the arch of gcvit-demo_2xb64_embedded-in1k.py, initialised from the
 # classification demo's weights) fine-tuned on the embedded COCO-format digits (10 classes;
 # `python tools/misc/make_embedded_data.py`). Sized to learn in under three minutes on 2 CPU cores: slim

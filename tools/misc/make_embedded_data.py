@@ -39,8 +39,9 @@ of the digit strokes, ``bbox`` is their tight box and ``area`` their area; digit
     # and num_classes=10 in the bbox/mask heads.
 
 ``ade20k/`` - ADE20K layout: ``images/{training,validation}/*.jpg`` and
-``annotations/{training,validation}/*.png`` (same basenames, single-channel uint8); 64 training and
-16 validation images of 128-224 px per side with 1-3 digits (in 40-96 px squares) each. Pixel values:
+``annotations/{training,validation}/*.png`` (same basenames, single-channel uint8); 512 training and
+48 validation images of 96-160 px per side with 4-10 digits (in 24-40 px squares) each, every digit
+labelled as its filled outline grown by a glyph cell (ADE20K labels whole objects). Pixel values:
 1 = background, digit d = d + 2, so after ``reduce_zero_label=True`` class 0 is background ("wall") and
 classes 1-10 are the digits 0-9.
 mmseg::
@@ -85,7 +86,7 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))  # the embedded_data pack
 from embedded_data import ade20k, cifar, coco, imagenet  # noqa: E402
 from embedded_data.sources import Sources, load_sources, task_rng, write_json  # noqa: E402
 
-FORMAT_VERSION = 5  # bump when the written content changes, so old stamps stop matching
+FORMAT_VERSION = 6  # bump when the written content changes, so old stamps stop matching
 STAMP_NAME = '.embedded_data.json'
 TASKS = ('imagenet', 'coco', 'ade20k', 'cifar')
 WRITERS: Dict[str, Callable[[str, Sources, np.random.Generator], Dict[str, int]]] = {

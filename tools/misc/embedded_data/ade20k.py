@@ -11,9 +11,12 @@ from PIL import Image
 
 from .sources import SPLIT_POOL, Sources, make_scene, odd_side, save_jpeg, split_pools
 
-ADE_IMAGES = {'training': 256, 'validation': 48}
-ADE_SIDE = (128, 224)
-ADE_DIGIT_SIDE = (40, 96)
+# Many digits a scene, at about the size the classification demo learns them at (24-32 px): the segmentor's
+# loss then carries several digits' classes per crop instead of one or two.
+ADE_IMAGES = {'training': 512, 'validation': 48}
+ADE_SIDE = (96, 160)
+ADE_DIGIT_SIDE = (24, 40)
+ADE_DIGITS_PER_SCENE = (4, 10)
 ADE_BACKGROUND = 1  # ADE20K's reduce_zero_label maps 1 -> class 0 and d + 2 -> class d + 1
 GLYPH_CELLS = 12  # a rendered digit's square is its padded 8x8 glyph: 12 cells a side (render_digit)
 
@@ -51,7 +54,7 @@ def write(root: str, sources: Sources, rng: np.random.Generator) -> Dict[str, in
         for i in range(1, n_images + 1):
             height, width = odd_side(*ADE_SIDE, rng), odd_side(*ADE_SIDE, rng)
             image, pasted = make_scene(sources, pools[SPLIT_POOL[split]], height, width,
-                                       ADE_DIGIT_SIDE, rng)
+                                       ADE_DIGIT_SIDE, rng, digits_per_scene=ADE_DIGITS_PER_SCENE)
             label = np.full((height, width), ADE_BACKGROUND, np.uint8)
             for digit in pasted:
                 window = label[digit.y:digit.y + digit.mask.shape[0],

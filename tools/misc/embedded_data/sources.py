@@ -332,8 +332,9 @@ def free_spot(height: int, width: int, side: int, taken: List[Tuple[int, int, in
 def make_scene(sources: Sources, pool: DigitPool, height: int, width: int,
                side_range: Tuple[int, int], rng: np.random.Generator,
                accept: Callable[[np.ndarray], bool] = lambda mask: bool(mask.any()),
+               digits_per_scene: Tuple[int, int] = DIGITS_PER_SCENE,
                ) -> Tuple[np.ndarray, List[PastedDigit]]:
-    """Paste ``DIGITS_PER_SCENE`` random digits at random scales and positions onto a photo crop.
+    """Paste ``digits_per_scene`` random digits at random scales and positions onto a photo crop.
 
     Args:
         sources: The loaded sources.
@@ -344,6 +345,7 @@ def make_scene(sources: Sources, pool: DigitPool, height: int, width: int,
         rng: The generator.
         accept: Tells whether a rendered mask is usable (e.g. gives valid polygons); rejected
             renders are redrawn so that every pasted digit is annotated.
+        digits_per_scene: Least and most digits to paste (fewer when no free spot is left).
 
     Returns:
         The RGB image and the pasted digits.
@@ -351,7 +353,7 @@ def make_scene(sources: Sources, pool: DigitPool, height: int, width: int,
     image = photo_crop(sources.photos, height, width, rng)
     taken: List[Tuple[int, int, int]] = []
     pasted: List[PastedDigit] = []
-    for _ in range(int(rng.integers(DIGITS_PER_SCENE[0], DIGITS_PER_SCENE[1] + 1))):
+    for _ in range(int(rng.integers(digits_per_scene[0], digits_per_scene[1] + 1))):
         digit = int(rng.integers(10))
         side = int(rng.integers(side_range[0], min(side_range[1], height, width) + 1))
         spot = free_spot(height, width, side, taken, rng)
@@ -367,12 +369,12 @@ def make_scene(sources: Sources, pool: DigitPool, height: int, width: int,
         taken.append((spot[0], spot[1], side))
         pasted.append(PastedDigit(digit, spot[0], spot[1], alpha > 0.5))
     if not pasted:  # every render rejected (never seen in practice): draw the scene again
-        return make_scene(sources, pool, height, width, side_range, rng, accept)
+        return make_scene(sources, pool, height, width, side_range, rng, accept, digits_per_scene)
     return add_noise(image, rng), pasted
 
 
 def digit_tile(photos: Sequence[np.ndarray], glyph: np.ndarray, side: int,
-               rng: np.random.Generator) -> np.ndarray:
+               rng: np.random.Generator, digit_fraction: Tuple[float, float] = (0.75, 1.0)) -> np.ndarray:
     """Make a classification image: one digit filling most of a square photo crop.
 
     Args:
@@ -380,12 +382,13 @@ def digit_tile(photos: Sequence[np.ndarray], glyph: np.ndarray, side: int,
         glyph: The (8, 8) glyph.
         side: Image side.
         rng: The generator.
+        digit_fraction: Range of the digit square's side, as a fraction of the image side.
 
     Returns:
         An (side, side, 3) uint8 image.
     """
     image = photo_crop(photos, side, side, rng)
-    digit_side = int(round(side * rng.uniform(0.75, 1.0)))
+    digit_side = int(round(side * rng.uniform(*digit_fraction)))
     alpha = render_digit(glyph, digit_side, rng.uniform(-15, 15))
     x, y = rng.integers(side - digit_side + 1), rng.integers(side - digit_side + 1)
     paste(image, alpha, int(x), int(y), rng)
