@@ -5,7 +5,8 @@ Window partitioning, padding to a multiple, relative-position bias tables, atten
 once; the family files compose them. The MLP and ``to_2tuple`` are timm's (re-exported: same keys
 ``fc1``/``fc2``, same numbers).
 """
-from typing import Optional, Tuple
+import contextlib
+from typing import Iterator, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -19,11 +20,33 @@ __all__ = [
 ]
 
 
+BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+
+
+@contextlib.contextmanager
+def keep_norm_statistics(module: nn.Module) -> Iterator[None]:
+    """Undo, on exit, what running ``module`` in between did to its BatchNorms' running statistics."""
+    saved = [(norm, [buffer.clone() for buffer in (norm.running_mean, norm.running_var, norm.num_batches_tracked)])
+             for norm in module.modules() if isinstance(norm, BATCH_NORMS) and norm.track_running_stats]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for norm, buffers in saved:
+                for live, kept in zip((norm.running_mean, norm.running_var, norm.num_batches_tracked), buffers):
+                    live.copy_(kept)
+
+
 def maybe_checkpoint(module: nn.Module, *args, with_cp: bool):
     """Run ``module(*args)``, under activation checkpointing when ``with_cp`` is set and gradients are on
-    (the stages' ``with_cp`` flag, set by :meth:`BaseBackbone.set_grad_checkpointing`)."""
+    (the stages' ``with_cp`` flag, set by :meth:`BaseBackbone.set_grad_checkpointing`).
+
+    The backward pass runs the module's forward again; a training-mode BatchNorm would then fold the same
+    batch into its running statistics a second time, so that recomputation keeps them as they were (its
+    outputs use the batch's own statistics either way, so they are the first forward's)."""
     if with_cp and torch.is_grad_enabled():
-        return checkpoint(module, *args, use_reentrant=False)
+        return checkpoint(module, *args, use_reentrant=False,
+                          context_fn=lambda: (contextlib.nullcontext(), keep_norm_statistics(module)))
     return module(*args)
 
 

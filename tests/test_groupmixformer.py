@@ -73,6 +73,21 @@ def test_fuse_folds_batchnorms_same_outputs(cfg, size):
         build_backbone(cfg).train().fuse()
 
 
+def test_with_cp_updates_batchnorm_statistics_once():
+    """The backward pass reruns each checkpointed part; its BatchNorms must not count the batch twice."""
+    x = torch.randn(2, 3, 64, 64)
+    plain = build_backbone(TINY)
+    ckpt = copy.deepcopy(plain)
+    ckpt.set_grad_checkpointing(True)
+    for model in (plain, ckpt):
+        model.train()
+        sum(out.sum() for out in model(x)).backward()
+    for name, buffer in plain.named_buffers():
+        if 'running_' in name or 'num_batches_tracked' in name:
+            torch.testing.assert_close(dict(ckpt.named_buffers())[name], buffer, msg=name)
+    assert ckpt.stem[0].norm.num_batches_tracked.item() == 1  # one training step, one batch counted
+
+
 def test_model_copies_and_pickles():
     """A deep copy and a pickled model (plain or fused) give the same numbers."""
     model = _randomise_norms(build_backbone(TINY)).eval()
