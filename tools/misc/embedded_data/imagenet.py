@@ -13,7 +13,6 @@ from .sources import DIGIT_NAMES, SPLIT_POOL, Sources, digit_tile, save_jpeg, sp
 # images per class, so that a small transformer trained from scratch generalises to unseen writers).
 IMAGENET_PER_CLASS = {'train': 300, 'val': 20}
 IMAGENET_SIZE = 64
-IMAGENET_DIGIT_FRACTION = (0.75, 1.0)
 
 
 def write(root: str, sources: Sources, rng: np.random.Generator) -> Dict[str, int]:
@@ -31,7 +30,7 @@ def write(root: str, sources: Sources, rng: np.random.Generator) -> Dict[str, in
             os.makedirs(folder)
             for i in range(per_class):
                 glyph = pools[SPLIT_POOL[split]].draw(digit, rng)
-                image = digit_tile(sources.photos, glyph, IMAGENET_SIZE, rng, IMAGENET_DIGIT_FRACTION)
+                image = digit_tile(sources.photos, glyph, IMAGENET_SIZE, rng)
                 if split == 'train':
                     name = f'{wnid}_{i}.JPEG'
                 else:

@@ -374,7 +374,7 @@ def make_scene(sources: Sources, pool: DigitPool, height: int, width: int,
 
 
 def digit_tile(photos: Sequence[np.ndarray], glyph: np.ndarray, side: int,
-               rng: np.random.Generator, digit_fraction: Tuple[float, float] = (0.75, 1.0)) -> np.ndarray:
+               rng: np.random.Generator) -> np.ndarray:
     """Make a classification image: one digit filling most of a square photo crop.
 
     Args:
@@ -382,13 +382,12 @@ def digit_tile(photos: Sequence[np.ndarray], glyph: np.ndarray, side: int,
         glyph: The (8, 8) glyph.
         side: Image side.
         rng: The generator.
-        digit_fraction: Range of the digit square's side, as a fraction of the image side.
 
     Returns:
         An (side, side, 3) uint8 image.
     """
     image = photo_crop(photos, side, side, rng)
-    digit_side = int(round(side * rng.uniform(*digit_fraction)))
+    digit_side = int(round(side * rng.uniform(0.75, 1.0)))
     alpha = render_digit(glyph, digit_side, rng.uniform(-15, 15))
     x, y = rng.integers(side - digit_side + 1), rng.integers(side - digit_side + 1)
     paste(image, alpha, int(x), int(y), rng)
