@@ -6,6 +6,6 @@
 # and segmentation demos to fine-tune from.
 _base_ = ['../gcvit/gcvit-demo_2xb64_embedded-in1k.py', '../_base_/models/groupmixformer-demo.py']
 model = dict(
-    backbone=dict(_base_.groupmixformer_demo_backbone, out_indices=(3, )),
+    backbone=dict(_base_.groupmixformer_demo_backbone, out_indices=(3, ), init_cfg=None),
     head=dict(in_channels=160))
 optim_wrapper = dict(optimizer=dict(lr=3e-3))

@@ -3,7 +3,5 @@
 # digit-shaped anchors, data and 5-epoch schedule of the GC ViT demo config it inherits.
 _base_ = ['../gcvit/mask-rcnn_gcvit-demo_fpn_embedded-coco.py', '../_base_/models/groupmixformer-demo.py']
 model = dict(
-    backbone=dict(
-        _base_.groupmixformer_demo_backbone,
-        init_cfg=dict(type='Pretrained', checkpoint=_base_.groupmixformer_demo_checkpoint, prefix='backbone.')),
+    backbone=_base_.groupmixformer_demo_backbone,
     neck=dict(in_channels=[40, 80, 160, 160]))

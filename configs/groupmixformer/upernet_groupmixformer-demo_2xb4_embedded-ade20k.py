@@ -9,9 +9,7 @@ _base_ = ['../gcvit/upernet_gcvit-demo_2xb4_embedded-ade20k.py', '../_base_/mode
 crop_size = (96, 96)
 model = dict(
     data_preprocessor=dict(size=crop_size),
-    backbone=dict(
-        _base_.groupmixformer_demo_backbone,
-        init_cfg=dict(type='Pretrained', checkpoint=_base_.groupmixformer_demo_checkpoint, prefix='backbone.')),
+    backbone=_base_.groupmixformer_demo_backbone,
     decode_head=dict(in_channels=[40, 80, 160, 160]),
     auxiliary_head=dict(in_channels=160))
 train_pipeline = [
