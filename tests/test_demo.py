@@ -36,13 +36,13 @@ def test_the_demo_learns_and_draws_its_pictures(tmp_path):
 def check_every_task_learns(summary):
     metrics = {row['name']: dict(row['metrics']) for row in summary['rows']}
     assert set(metrics) == {'classification', 'detection', 'segmentation', 'segmentation (--tta)'}
-    assert metrics['classification']['top-1 (%)'] >= 70  # chance is 10
+    assert metrics['classification']['top-1 (%)'] >= 75  # chance is 10
     assert metrics['detection']['bbox mAP_50'] >= 0.5
     assert 0 < metrics['detection']['bbox mAP'] <= metrics['detection']['bbox mAP_50']
     assert 0 < metrics['detection']['mask mAP'] <= metrics['detection']['mask mAP_50']
     for name in ('segmentation', 'segmentation (--tta)'):
         # over all 11 classes: background alone gives about 8, so this needs most digits named right
-        assert metrics[name]['mIoU (%)'] >= 30
+        assert metrics[name]['mIoU (%)'] >= 35
 
 
 def check_pictures_are_pngs_named_on_the_last_screen(summary, stdout):

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""The README's demo: a small GC ViT trained and tested on all three tasks with 2 processes, with pictures.
+"""The README's demo: a small GroupMixFormer trained and tested on all three tasks with 2 processes, with pictures.
 
 Writes the embedded data sets (real digits on real photos, in the ImageNet, COCO and ADE20K layouts),
 then for classification, detection (Mask R-CNN) and segmentation (UPerNet) runs
