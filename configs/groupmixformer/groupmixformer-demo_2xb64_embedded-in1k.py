@@ -39,9 +39,7 @@ val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 optim_wrapper = dict(optimizer=dict(lr=5e-3))
 max_epochs = 15
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=True, end=2, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=2, end=max_epochs, convert_to_iter_based=True),
-]
+# The inherited warm-up and cosine decay, ending at the new last epoch (mmengine replaces lists whole).
+param_scheduler = [_base_.param_scheduler[0], dict(_base_.param_scheduler[1], end=max_epochs)]
 train_cfg = dict(max_epochs=max_epochs, val_begin=max_epochs + 1)
 default_hooks = dict(checkpoint=dict(interval=max_epochs))

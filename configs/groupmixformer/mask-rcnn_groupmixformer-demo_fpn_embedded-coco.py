@@ -8,9 +8,6 @@ model = dict(
 # From the 48x48 classifier (top-1 about 85 %) 4 epochs gave bbox mAP_50 0.67; from the 32x32 one (75-80 %) 5 epochs
 # gave 0.61-0.71, and 4 epochs from one of 76 % gave 0.51.
 max_epochs = 4
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=30),
-    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=0, end=max_epochs, convert_to_iter_based=True)
-]
+param_scheduler = [_base_.param_scheduler[0], dict(_base_.param_scheduler[1], end=max_epochs)]
 train_cfg = dict(max_epochs=max_epochs, val_begin=max_epochs + 1)
 default_hooks = dict(checkpoint=dict(interval=max_epochs))
