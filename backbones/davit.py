@@ -26,7 +26,6 @@ from typing import Any, ClassVar, Dict, List, Optional, Sequence, Tuple, Type, U
 import torch
 import torch.nn as nn
 from mmcv.cnn.bricks import DropPath
-from timm.layers import use_fused_attn
 from timm.models import davit as timm_davit
 
 from .base import BaseBackbone
@@ -49,39 +48,22 @@ class ConvPosEnc(timm_davit.ConvPosEnc):
         return super().forward(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
 
 
-class ChannelAttention(nn.Module):
-    """Channel-group attention: within each head, the ``head_dim`` channels attend to each other.
-
-    In the official form the attention matrix is ``softmax(scale * k^T v)`` (``head_dim x head_dim``,
-    summed over all tokens) and it mixes the channels of ``q``: ``out = q A^T``. That is ordinary
-    softmax attention with the roles transposed, ``out^T = softmax(k^T (v^T)^T * scale) q^T``, so the
-    shared SDPA kernel computes it with channels as the sequence and tokens as the feature axis (timm's
-    ``ChannelAttention`` computes the same with explicit matmuls only).
-
-    Args:
-        dim (int): channels.
-        num_heads (int): channel groups.
-        qkv_bias (bool): bias in the qkv projection.
-    """
-
-    def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True):
-        super().__init__()
-        if dim % num_heads:
-            raise ValueError(f'ChannelAttention: dim {dim} is not divisible by num_heads {num_heads}')
-        self.num_heads = num_heads
-        self.head_dim = dim // num_heads
-        self.scale = self.head_dim**-0.5
-        self.fused_attn = use_fused_attn()
-        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
-        self.proj = nn.Linear(dim, dim)
+class WindowAttention(timm_davit.WindowAttention):
+    """timm's window attention (the official qkv/proj layout and math, no position bias: the CPEs carry
+    it), run through the shared :func:`~backbones.layers.attention` so that its kernel choice applies."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, N, C)`` -> same shape."""
-        batch, tokens, dim = x.shape
-        # (3, B, heads, head_dim, N): per head, channels are the "sequence" and tokens the features.
-        q, k, v = self.qkv(x).view(batch, tokens, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 4, 1)
-        x = attention(k, v, q, scale=self.scale, fused=self.fused_attn)  # (B, heads, head_dim, N)
-        return self.proj(x.permute(0, 3, 1, 2).reshape(batch, tokens, dim))
+        """``(windows, N, C)`` -> same shape."""
+        windows, tokens, dim = x.shape
+        qkv = self.qkv(x).view(windows, tokens, 3, self.num_heads, dim // self.num_heads).permute(2, 0, 3, 1, 4)
+        x = attention(*qkv.unbind(0), scale=self.scale, fused=self.fused_attn)
+        return self.proj(x.transpose(1, 2).reshape(windows, tokens, dim))
+
+
+# Channel-group attention, ``softmax(scale * k^T v)`` mixing the channels of ``q``: timm's explicit
+# products are the official math, and faster than any SDPA form of it (channels as the sequence make the
+# tokens the head width, which SDPA's kernels do not take: it falls back to its unfused math).
+ChannelAttention = timm_davit.ChannelAttention
 
 
 class SpatialBlock(nn.Module):
@@ -103,8 +85,7 @@ class SpatialBlock(nn.Module):
         self.window_size = to_2tuple(window_size)
         self.cpe_attn = ConvPosEnc(dim)
         self.norm1 = norm_layer(dim)
-        # timm's window attention: the same qkv/proj layout and math (no position bias: the CPEs carry it).
-        self.attn = timm_davit.WindowAttention(dim, self.window_size, num_heads, qkv_bias=qkv_bias)
+        self.attn = WindowAttention(dim, self.window_size, num_heads, qkv_bias=qkv_bias)
         self.cpe_mlp = ConvPosEnc(dim)
         self.norm2 = norm_layer(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
@@ -258,8 +239,9 @@ class DaViT(BaseBackbone):
         norm_layer (type): normalisation layer, LayerNorm (eps 1e-5) as in the official model.
         init_cfg (dict, optional): e.g. ``dict(type='Pretrained', checkpoint=PATH, prefix='backbone.')``.
 
-    Both attentions use the SDPA kernels (timm's ``use_fused_attn()``); ``set_fused_attention(False)``
-    switches them to the plain path (same numbers).
+    The window attention uses the SDPA kernels where they are faster (timm's ``use_fused_attn()``;
+    ``set_fused_attention(False)`` switches to the plain path, same numbers); the channel attention is
+    timm's explicit products.
 
     Example:
         >>> model = DaViT('t', out_indices=(0, 1, 2, 3))

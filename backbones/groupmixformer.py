@@ -46,7 +46,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_weights
 
 from .base import BaseBackbone
-from .layers import Mlp, maybe_checkpoint
+from .layers import Mlp, fused_kernel_pays, maybe_checkpoint
 from .registry import MODELS
 
 __all__ = ['GroupMixFormer']
@@ -199,8 +199,9 @@ class GroupMixAttention(nn.Module):
         norm_cfg (dict): norm of the identity segment and of the segment aggregators.
 
     ``fused_attn`` (timm's ``use_fused_attn()``, True by default; ``set_fused_attention`` of the model
-    switches it) computes ``softmax(k)^T v`` with ``F.scaled_dot_product_attention``; False with an
-    explicit softmax and product (the same numbers to float round-off).
+    switches it) computes ``softmax(k)^T v`` with ``F.scaled_dot_product_attention`` where that is the
+    faster kernel (:func:`~backbones.layers.fused_kernel_pays`); False with an explicit softmax and product
+    (the same numbers to float round-off).
     """
 
     def __init__(self,
@@ -247,7 +248,7 @@ class GroupMixAttention(nn.Module):
 
     def context(self, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """``softmax_tokens(k)^T v`` per head: ``(B, heads, N, d)`` in, ``(B, heads, d, d)`` out."""
-        if self.fused_attn:
+        if self.fused_attn and fused_kernel_pays(k, v):
             # softmax(I k^T) v with I the d x d identity as queries: row i is softmax over the tokens of
             # channel i of k, times v. SDPA fuses the softmax and keeps it in float32 under autocast.
             eye = torch.eye(k.shape[-1], dtype=k.dtype, device=k.device).expand(*k.shape[:2], -1, -1)

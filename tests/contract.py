@@ -5,7 +5,7 @@ Each family's test file calls these with its own configs, so the contract is wri
 * :func:`check_output_shapes` - NCHW maps at the documented strides, any input size, as
   :func:`check_feature_info` says;
 * :func:`check_frozen_stages`, :func:`check_norm_eval`;
-* :func:`check_with_cp_same_output`, :func:`check_fused_matches_plain`;
+* :func:`check_with_cp_same_output`, :func:`check_fused_matches_plain`, :func:`check_attention_kernel_choice`;
 * :func:`check_all_params_get_grad`, :func:`check_state_dict_round_trip`;
 * :func:`seeded_state_dict` / :func:`load_reference` / :func:`decode_floats` - regenerate the
   deterministic random weights behind a committed reference (``tests/data/*_reference.json``) whose
@@ -21,6 +21,7 @@ import math
 import os
 import subprocess
 import sys
+from unittest import mock
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -173,6 +174,32 @@ def check_fused_matches_plain(cfg: Dict[str, Any], size: Tuple[int, int] = (97, 
         plain = model(x)
     for a, b in zip(fused, plain):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+def check_attention_kernel_choice(cfg: Dict[str, Any], size: Tuple[int, int] = (64, 64)) -> None:
+    """SDPA runs where it is the faster kernel: inference in bf16 and float32 training; CPU training in
+    bf16 takes the plain path (SDPA's backward is several times slower there), and both train the same."""
+    model = build_backbone(cfg)
+    x = torch.randn(2, 3, *size)
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+
+    def calls(train: bool, dtype: torch.dtype) -> Tuple[int, List[torch.Tensor]]:
+        model.train(train)
+        model.zero_grad()
+        with mock.patch.object(torch.nn.functional, 'scaled_dot_product_attention', wraps=sdpa) as spy:
+            with torch.set_grad_enabled(train), torch.autocast('cpu', dtype=dtype, enabled=dtype != torch.float32):
+                loss = sum(out.float().square().mean() for out in model(x))
+            if train:
+                loss.backward()
+        return spy.call_count, [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+    assert calls(False, torch.bfloat16)[0] > 0, 'bf16 inference should use SDPA'
+    assert calls(True, torch.float32)[0] > 0, 'float32 training should use SDPA'
+    count, plain_grads = calls(True, torch.bfloat16)
+    assert count == 0, f'bf16 CPU training called SDPA {count} times'
+    model.set_fused_attention(False)
+    assert calls(True, torch.bfloat16)[1] and all(
+        torch.equal(a, b) for a, b in zip(plain_grads, calls(True, torch.bfloat16)[1]))
 
 
 # ---------------------------------------------------------------------------------- parity helpers

@@ -1,13 +1,13 @@
 """The backbone contract of :mod:`contract`, run for every family: output shapes at any input size (and
 ``feature_info`` giving their channels and strides), frozen stages, norm_eval, checkpointing, gradients,
-state-dict round trip and fused vs plain attention.
+state-dict round trip, fused vs plain attention and where each runs.
 
 Each family's small configs are defined in its own test file (which keeps the family's specific cases);
 the tables below say which of them each check runs on and with which sizes, under the ids
 ``<family>[-<variant>]``.
 """
 import pytest
-from contract import (check_all_params_get_grad, check_frozen_stages, check_fused_matches_plain, check_norm_eval,
+from contract import (check_all_params_get_grad, check_attention_kernel_choice, check_frozen_stages, check_fused_matches_plain, check_norm_eval,
                       check_output_shapes, check_state_dict_round_trip, check_with_cp_same_output)
 from test_davit import T_CFG as DAVIT_T
 from test_davit import TINY as DAVIT
@@ -94,3 +94,8 @@ def test_state_dict_round_trip(cfg, tmp_path):
 @pytest.mark.parametrize('cfg, size', FUSED.values(), ids=FUSED.keys())
 def test_fused_matches_plain(cfg, size):
     check_fused_matches_plain(cfg, **_size(size))
+
+
+@pytest.mark.parametrize('cfg', STATE_DICT.values(), ids=STATE_DICT.keys())
+def test_attention_kernel_choice(cfg):
+    check_attention_kernel_choice(cfg)
