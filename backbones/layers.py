@@ -50,18 +50,24 @@ def maybe_checkpoint(module: nn.Module, *args, with_cp: bool):
     return module(*args)
 
 
-def fused_kernel_pays(*inputs: torch.Tensor) -> bool:
-    """Whether ``F.scaled_dot_product_attention`` is the faster way to run attention on these inputs.
+# Longest key sequence for which CPU training in bf16/fp16 takes the plain path (see fused_kernel_pays).
+PLAIN_BACKWARD_MAX_KEYS = 576
 
-    It is, except for one case: training on the CPU in bfloat16 or float16. There the SDPA kernel's backward
-    pass is 1.5-7x slower than the explicit product and softmax for the short sequences of windowed and
-    channel attention (49-196 tokens; torch 2.13, 2 threads: e.g. 147 ms against 26 ms for DaViT-T's first
-    stage at batch 8), while its forward pass is faster and in float32 both directions are. Either path gives
-    the same numbers to float round-off, so this is only a choice of kernel; on a GPU SDPA is always used.
+
+def fused_kernel_pays(keys: torch.Tensor, *others: torch.Tensor) -> bool:
+    """Whether ``F.scaled_dot_product_attention`` is the faster way to run attention on ``(..., M, D)``
+    keys and the ``others`` (queries, values).
+
+    It is, except in one case: training on the CPU in bfloat16 or float16 with up to
+    :data:`PLAIN_BACKWARD_MAX_KEYS` keys (24x24 windows). There SDPA's backward pass is 1.3-7x slower than the
+    explicit product and softmax (torch 2.13, 2 threads; e.g. 127 ms against 30 ms for the 49-token windows
+    of a first stage at batch 8, 37 against 22 ms for ViT-B's 197 tokens), while its forward pass is faster,
+    as are both directions in float32 and at 784 keys and more. Either path gives the same numbers to float
+    round-off, so this is only a choice of kernel; on a GPU SDPA is always used.
     """
-    q = inputs[0]
-    recording = torch.is_grad_enabled() and any(t.requires_grad for t in inputs)
-    return not (recording and q.device.type == 'cpu' and q.dtype in (torch.bfloat16, torch.float16))
+    recording = torch.is_grad_enabled() and any(t.requires_grad for t in (keys, *others))
+    return not (recording and keys.device.type == 'cpu' and keys.dtype in (torch.bfloat16, torch.float16)
+                and keys.shape[-2] <= PLAIN_BACKWARD_MAX_KEYS)
 
 
 def attention(q: torch.Tensor,
@@ -89,7 +95,7 @@ def attention(q: torch.Tensor,
     dtype with float32 accumulation (CPU and CUDA kernels alike), so large logits saturate it to
     one-hot instead of producing ``inf - inf``. bfloat16 has float32's range and needs none of this.
     """
-    if fused and fused_kernel_pays(q, k, v):
+    if fused and fused_kernel_pays(k, q, v):
         if bias is not None:
             bias = bias.to(q.dtype)
         return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout_p, scale=scale)

@@ -80,6 +80,23 @@ def test_attention_finite_in_float16_where_unscaled_logits_overflow(fused):
     torch.testing.assert_close(out.double(), ref, atol=2e-2, rtol=0)
 
 
+def test_cpu_low_precision_training_takes_the_plain_path_up_to_576_keys():
+    """SDPA's CPU backward is slower than the plain product for short sequences only (see fused_kernel_pays)."""
+    from backbones.layers import PLAIN_BACKWARD_MAX_KEYS, fused_kernel_pays
+    assert PLAIN_BACKWARD_MAX_KEYS == 576
+
+    def pays(keys, dtype=torch.bfloat16, grad=True):
+        q = torch.randn(1, 1, 8, 4, dtype=dtype, requires_grad=grad)
+        k = torch.randn(1, 1, keys, 4, dtype=dtype)
+        return fused_kernel_pays(k, q, k)
+
+    assert not pays(49) and not pays(576) and not pays(576, torch.float16)
+    assert pays(577) and pays(3136)  # long sequences: SDPA's tiled backward wins
+    assert pays(49, torch.float32) and pays(49, grad=False)
+    with torch.no_grad():
+        assert pays(49)
+
+
 # ------------------------------------------------------------------------------------ torch.compile
 def _graph_counter():
     graphs = []

@@ -10,7 +10,8 @@ Pairs (``--families``): ``gcvit`` (ours ``t`` against timm ``gcvit_tiny``), ``da
 ``vit`` (``b16`` / ``vit_base_patch16_224``) and ``groupmixformer`` (``--gmf-arch``, default ``s``, against the
 official code of an AILab-CVC/GroupMixFormer checkout *outside* this repository, ``--official-repo``; without
 it the family is skipped). Ours is the classifier of ``configs/<family>/<family>-<arch>_*_in1k.py``
-(SyncBN reverted to BN). timm's models get random weights; the official GroupMixFormer gets the same
+(SyncBN reverted to BN). timm's models get random weights and the stochastic depth and dropout rates of
+our config; the official GroupMixFormer gets the same
 weights as ours (through the converter's key mapping), and its logits are checked against ours.
 
 For every ``--dtypes`` (``fp32``; ``bf16``/``fp16``: autocast) x ``--modes`` (``eager``; ``compiled``:
@@ -194,8 +195,24 @@ def build_pair(family: str, args, official_module):
         return Logits(ours), official, 'official'
     import timm
     arch, timm_name = PAIRS[family]
+    ours = build_ours(family, arch)
     kwargs = dict(img_size=args.size) if family == 'vit' else {}
-    return Logits(build_ours(family, arch)), timm.create_model(timm_name, pretrained=False, **kwargs), timm_name
+    kwargs.update(regularisation_of(ours, family))
+    return Logits(ours), timm.create_model(timm_name, pretrained=False, **kwargs), timm_name
+
+
+def regularisation_of(model: nn.Module, family: str) -> dict:
+    """timm keyword arguments for the stochastic depth and dropout our config trains with, so that a
+    training step does the same work on both sides (timm's models default to neither)."""
+    from mmcv.cnn.bricks import DropPath
+    drop_path = max((m.drop_prob for m in model.modules() if isinstance(m, DropPath)), default=0.)
+    dropout = max((m.p for m in model.backbone.modules() if isinstance(m, nn.Dropout)), default=0.)
+    kwargs = dict(drop_path_rate=round(float(drop_path), 6))
+    if family == 'vit' and dropout:  # Google's ViT: dropout after the position embedding and in every block
+        kwargs.update(pos_drop_rate=float(dropout), proj_drop_rate=float(dropout))
+    elif dropout:
+        kwargs.update(proj_drop_rate=float(dropout))
+    return kwargs
 
 
 # -------------------------------------------------------------------------------------------- steps
