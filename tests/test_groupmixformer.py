@@ -11,6 +11,7 @@ import copy
 import os
 import pickle
 import re
+from unittest import mock
 
 import pytest
 import torch
@@ -108,6 +109,28 @@ def test_eval_mode_gradients_reach_the_norms():
     for param in (attn.identity_norm.weight, attn.aggregators[2].norm.bias, attn.crpe.convs[1].weight,
                   model.stem[0].norm.weight, model.stages[1].patch_embed.norm.bias):
         assert param.grad is not None and param.grad.abs().sum() > 0
+
+
+def test_depthwise_groups_merge_without_autograd_only():
+    """The 3x3/5x5/7x7 depthwise convs of the aggregators and the CRPE run as one 7x7 conv without autograd,
+    and each with its own kernel in training (a merged kernel's backward is slower); same outputs."""
+    model = _randomise_norms(build_backbone(TINY)).eval()
+    x = torch.randn(1, 3, 45, 61)
+    conv2d = torch.nn.functional.conv2d
+
+    def run(grad):
+        with mock.patch.object(torch.nn.functional, 'conv2d', wraps=conv2d) as spy, torch.set_grad_enabled(grad):
+            outs = model(x)
+        depthwise = [call.args[1].shape for call in spy.call_args_list if call.args[1].shape[1] == 1]
+        return outs, sorted({shape[-1] for shape in depthwise}), len(depthwise)
+
+    merged, merged_kernels, merged_calls = run(False)
+    separate, separate_kernels, separate_calls = run(True)
+    assert merged_kernels == [3, 7] and separate_kernels == [3, 5, 7]  # 3x3: the patch embeddings and local branch
+    # two groups of three convs per block (aggregators, CRPE) become one conv each
+    assert separate_calls - merged_calls == 4 * sum(TINY_ARCH['depths'])
+    for a, b in zip(merged, separate):
+        torch.testing.assert_close(a, b.detach(), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
