@@ -304,15 +304,21 @@ def test_prepare_config_adds_the_eager_update_hook_only_with_compile(tmp_path):
 
 
 @pytest.mark.slow
-def test_compile_option_of_the_runner_trains(imagenet_root, tmp_path):
+@pytest.mark.parametrize('amp', [False, pytest.param(True, marks=pytest.mark.skipif(
+    torch.cuda.is_available(), reason='the CPU path of --amp'))], ids=['fp32', 'amp'])
+def test_compile_option_of_the_runner_trains(imagenet_root, tmp_path, amp):
+    """compile=True trains, in float32 and with --amp (bfloat16 autocast)."""
     config = 'configs/gcvit/gcvit-demo_2xb64_embedded-in1k.py'
     # one block per stage halves what inductor compiles (forward and backward); the blocks are the demo's
     options = _demo_options(imagenet_root) + ['compile=True', 'train_cfg.val_interval=100',
                                               'model.backbone.arch.depths=(1,1,1,1)']
-    result = _run_tool(['tools/train.py', config, '--work-dir', str(tmp_path / 'work'), '--cfg-options', *options])
+    amp_args = ['--amp'] if amp else []
+    result = _run_tool(['tools/train.py', config, *amp_args, '--work-dir', str(tmp_path / 'work'),
+                        '--cfg-options', *options])
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-3000:]
     assert 'Model has been "compiled"' in log and 'EagerOptimizerUpdateHook' in log
+    assert ('AutocastOptimWrapper' in log) == amp
     losses = [float(v) for v in re.findall(r'\bloss: ([0-9.naif]+)', log)]
     assert re.search(r'Epoch\(train\)\s+\[1\]\[2/2\]', log) and len(losses) == 2 and all(v < 1e3 for v in losses), \
         log[-3000:]
