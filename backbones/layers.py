@@ -54,20 +54,29 @@ def maybe_checkpoint(module: nn.Module, *args, with_cp: bool):
 PLAIN_BACKWARD_MAX_KEYS = 576
 
 
-def fused_kernel_pays(keys: torch.Tensor, *others: torch.Tensor) -> bool:
+def fused_kernel_pays(keys: torch.Tensor, *others: Optional[torch.Tensor]) -> bool:
     """Whether ``F.scaled_dot_product_attention`` is the faster way to run attention on ``(..., M, D)``
-    keys and the ``others`` (queries, values).
+    keys and the ``others`` (queries, values, the additive bias or None).
 
-    It is, except in one case: training on the CPU in bfloat16 or float16 with up to
-    :data:`PLAIN_BACKWARD_MAX_KEYS` keys (24x24 windows). There SDPA's backward pass is 1.3-7x slower than the
-    explicit product and softmax (torch 2.13, 2 threads; e.g. 127 ms against 30 ms for the 49-token windows
-    of a first stage at batch 8, 37 against 22 ms for ViT-B's 197 tokens), while its forward pass is faster,
-    as are both directions in float32 and at 784 keys and more. Either path gives the same numbers to float
-    round-off, so this is only a choice of kernel; on a GPU SDPA is always used.
+    It is, except when training on the CPU
+
+    * in bfloat16 or float16 with up to :data:`PLAIN_BACKWARD_MAX_KEYS` keys (24x24 windows): there SDPA's
+      backward pass is 1.3-7x slower than the explicit product and softmax (torch 2.13, 2 threads; e.g.
+      127 ms against 30 ms for the 49-token windows of a first stage at batch 8, 37 against 22 ms for
+      ViT-B's 197 tokens), while its forward pass is faster, as are both directions in float32 and at 784
+      keys and more;
+    * with a bias that needs a gradient (a learned relative-position table): SDPA's CPU kernel takes no
+      mask gradient and falls back to its unfused math, which is slower than the plain path.
+
+    Either path gives the same numbers to float round-off, so this is only a choice of kernel; on a GPU
+    SDPA is always used.
     """
-    recording = torch.is_grad_enabled() and any(t.requires_grad for t in (keys, *others))
-    return not (recording and keys.device.type == 'cpu' and keys.dtype in (torch.bfloat16, torch.float16)
-                and keys.shape[-2] <= PLAIN_BACKWARD_MAX_KEYS)
+    inputs = [t for t in (keys, *others) if t is not None]
+    if not (torch.is_grad_enabled() and any(t.requires_grad for t in inputs) and keys.device.type == 'cpu'):
+        return True
+    short_low_precision = keys.dtype in (torch.bfloat16, torch.float16) and keys.shape[-2] <= PLAIN_BACKWARD_MAX_KEYS
+    learned_bias = len(others) > 2 and others[2] is not None and others[2].requires_grad
+    return not (short_low_precision or learned_bias)
 
 
 def attention(q: torch.Tensor,
@@ -95,7 +104,7 @@ def attention(q: torch.Tensor,
     dtype with float32 accumulation (CPU and CUDA kernels alike), so large logits saturate it to
     one-hot instead of producing ``inf - inf``. bfloat16 has float32's range and needs none of this.
     """
-    if fused and fused_kernel_pays(k, q, v):
+    if fused and fused_kernel_pays(k, q, v, bias):
         if bias is not None:
             bias = bias.to(q.dtype)
         return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout_p, scale=scale)

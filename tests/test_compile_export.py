@@ -80,21 +80,25 @@ def test_attention_finite_in_float16_where_unscaled_logits_overflow(fused):
     torch.testing.assert_close(out.double(), ref, atol=2e-2, rtol=0)
 
 
-def test_cpu_low_precision_training_takes_the_plain_path_up_to_576_keys():
-    """SDPA's CPU backward is slower than the plain product for short sequences only (see fused_kernel_pays)."""
+def test_cpu_training_kernel_choice():
+    """SDPA's CPU backward is slower than the plain product for short low-precision sequences and with a
+    learned bias (see fused_kernel_pays)."""
     from backbones.layers import PLAIN_BACKWARD_MAX_KEYS, fused_kernel_pays
     assert PLAIN_BACKWARD_MAX_KEYS == 576
 
-    def pays(keys, dtype=torch.bfloat16, grad=True):
+    def pays(keys, dtype=torch.bfloat16, grad=True, learned_bias=None):
         q = torch.randn(1, 1, 8, 4, dtype=dtype, requires_grad=grad)
         k = torch.randn(1, 1, keys, 4, dtype=dtype)
-        return fused_kernel_pays(k, q, k)
+        bias = None if learned_bias is None else torch.zeros(1, 1, 8, keys, requires_grad=learned_bias)
+        return fused_kernel_pays(k, q, k, bias)
 
     assert not pays(49) and not pays(576) and not pays(576, torch.float16)
     assert pays(577) and pays(3136)  # long sequences: SDPA's tiled backward wins
     assert pays(49, torch.float32) and pays(49, grad=False)
+    # a bias that needs a gradient sends SDPA to its unfused math on the CPU; a fixed one does not
+    assert not pays(3136, torch.float32, learned_bias=True) and pays(3136, torch.float32, learned_bias=False)
     with torch.no_grad():
-        assert pays(49)
+        assert pays(49) and pays(49, learned_bias=True)
 
 
 # ------------------------------------------------------------------------------------ torch.compile
