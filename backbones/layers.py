@@ -15,8 +15,8 @@ from timm.layers import Mlp, to_2tuple
 from torch.utils.checkpoint import checkpoint
 
 __all__ = [
-    'attention', 'fused_kernel_pays', 'is_tracing', 'pad_to_multiple', 'window_partition', 'window_reverse', 'RelativePositionBias',
-    'resize_relative_position_table', 'Mlp', 'to_2tuple', 'maybe_checkpoint'
+    'attention', 'fused_kernel_pays', 'is_tracing', 'pad_to_multiple', 'window_partition', 'window_reverse',
+    'RelativePositionBias', 'resize_relative_position_table', 'Mlp', 'to_2tuple', 'maybe_checkpoint'
 ]
 
 
@@ -54,9 +54,9 @@ def maybe_checkpoint(module: nn.Module, *args, with_cp: bool):
 PLAIN_BACKWARD_MAX_KEYS = 576
 
 
-def fused_kernel_pays(keys: torch.Tensor, *others: Optional[torch.Tensor]) -> bool:
+def fused_kernel_pays(keys: torch.Tensor, *others: torch.Tensor, bias: Optional[torch.Tensor] = None) -> bool:
     """Whether ``F.scaled_dot_product_attention`` is the faster way to run attention on ``(..., M, D)``
-    keys and the ``others`` (queries, values, the additive bias or None).
+    keys, the ``others`` (queries, values) and an additive ``bias``.
 
     It is, except when training on the CPU
 
@@ -71,12 +71,12 @@ def fused_kernel_pays(keys: torch.Tensor, *others: Optional[torch.Tensor]) -> bo
     Either path gives the same numbers to float round-off, so this is only a choice of kernel; on a GPU
     SDPA is always used.
     """
-    inputs = [t for t in (keys, *others) if t is not None]
+    inputs = [t for t in (keys, *others, bias) if t is not None]
     if not (torch.is_grad_enabled() and any(t.requires_grad for t in inputs) and keys.device.type == 'cpu'):
         return True
-    short_low_precision = keys.dtype in (torch.bfloat16, torch.float16) and keys.shape[-2] <= PLAIN_BACKWARD_MAX_KEYS
-    learned_bias = len(others) > 2 and others[2] is not None and others[2].requires_grad
-    return not (short_low_precision or learned_bias)
+    low_precision = keys.dtype in (torch.bfloat16, torch.float16)
+    learned_bias = bias is not None and bias.requires_grad
+    return not ((low_precision and keys.shape[-2] <= PLAIN_BACKWARD_MAX_KEYS) or learned_bias)
 
 
 def attention(q: torch.Tensor,
@@ -104,7 +104,7 @@ def attention(q: torch.Tensor,
     dtype with float32 accumulation (CPU and CUDA kernels alike), so large logits saturate it to
     one-hot instead of producing ``inf - inf``. bfloat16 has float32's range and needs none of this.
     """
-    if fused and fused_kernel_pays(k, q, v, bias):
+    if fused and fused_kernel_pays(k, q, v, bias=bias):
         if bias is not None:
             bias = bias.to(q.dtype)
         return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout_p, scale=scale)

@@ -21,8 +21,8 @@ import math
 import os
 import subprocess
 import sys
-from unittest import mock
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from unittest import mock
 
 import numpy as np
 import torch

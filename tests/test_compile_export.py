@@ -90,7 +90,7 @@ def test_cpu_training_kernel_choice():
         q = torch.randn(1, 1, 8, 4, dtype=dtype, requires_grad=grad)
         k = torch.randn(1, 1, keys, 4, dtype=dtype)
         bias = None if learned_bias is None else torch.zeros(1, 1, 8, keys, requires_grad=learned_bias)
-        return fused_kernel_pays(k, q, k, bias)
+        return fused_kernel_pays(k, q, k, bias=bias)
 
     assert not pays(49) and not pays(576) and not pays(576, torch.float16)
     assert pays(577) and pays(3136)  # long sequences: SDPA's tiled backward wins

@@ -7,8 +7,9 @@ the tables below say which of them each check runs on and with which sizes, unde
 ``<family>[-<variant>]``.
 """
 import pytest
-from contract import (check_all_params_get_grad, check_attention_kernel_choice, check_frozen_stages, check_fused_matches_plain, check_norm_eval,
-                      check_output_shapes, check_state_dict_round_trip, check_with_cp_same_output)
+from contract import (check_all_params_get_grad, check_attention_kernel_choice, check_frozen_stages,
+                      check_fused_matches_plain, check_norm_eval, check_output_shapes, check_state_dict_round_trip,
+                      check_with_cp_same_output)
 from test_davit import T_CFG as DAVIT_T
 from test_davit import TINY as DAVIT
 from test_gcvit import TINY as GCVIT
