@@ -30,9 +30,9 @@ class BaseBackbone(BaseModule):
     Subclasses set :attr:`arch_zoo` (and :attr:`arch_keys`, the keys a custom ``arch`` dict must give),
     build their modules, and implement :meth:`stem_modules`, :meth:`stage_modules`,
     :meth:`stage_part_depth` (or their own :meth:`layer_depth_of`) and ``forward``: the stem, then a loop
-    over stages that run their own blocks (under :func:`~backbones.layers.maybe_checkpoint` with their
-    ``with_cp`` flag). They set :attr:`feature_info` before :meth:`_build_out_norms` and call
-    :meth:`set_grad_checkpointing` last.
+    over stages that run their own blocks (under :func:`~backbones.layers.maybe_checkpoint` with the
+    ``with_cp`` flag of the stage or block). They set :attr:`feature_info` before
+    :meth:`_build_out_norms` and call :meth:`set_grad_checkpointing` last.
 
     Args:
         arch (str | dict): a name from :attr:`arch_zoo` (case-insensitive, aliases allowed) or a dict
@@ -42,7 +42,11 @@ class BaseBackbone(BaseModule):
         frozen_stages (int): ``-1`` freezes nothing, ``0`` the stem, ``k`` the stem and the first ``k``
             stages with their output norms (no gradient, eval mode).
         norm_eval (bool): keep BatchNorm layers in eval mode while training (their statistics frozen).
-        with_cp (bool): gradient checkpointing of every block: less memory, same numbers.
+        with_cp (bool): gradient checkpointing: less memory, same numbers, the checkpointed blocks' forward
+            run again in the backward pass.
+        cp_stages (int, optional): with ``with_cp``, checkpoint the stem and only the first ``cp_stages``
+            stages (``None``: every stage). The first stages hold the most activation memory per unit of
+            compute, so a few of them give most of the saving for a fraction of the time (README).
         init_cfg (dict | list[dict], optional): ``dict(type='Pretrained', checkpoint=PATH,
             prefix='backbone.')`` loads weights safely (see :mod:`backbones.checkpoint`).
         in_channels (int): image channels that ``forward`` accepts (see :meth:`check_input`).
@@ -68,7 +72,8 @@ class BaseBackbone(BaseModule):
                  norm_eval: bool = False,
                  with_cp: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None,
-                 in_channels: int = 3):
+                 in_channels: int = 3,
+                 cp_stages: Optional[int] = None):
         super().__init__(init_cfg=init_cfg)
         self.in_channels = in_channels
         self.arch_settings = self.resolve_arch(arch)
@@ -79,6 +84,7 @@ class BaseBackbone(BaseModule):
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
         self.with_cp = with_cp
+        self.cp_stages = self._check_cp_stages(cp_stages)
 
     # ----------------------------------------------------------------------------------- arch zoo
     @classmethod
@@ -199,13 +205,26 @@ class BaseBackbone(BaseModule):
             if hasattr(module, 'fused_attn'):
                 module.fused_attn = enabled
 
-    def set_grad_checkpointing(self, enable: bool = True) -> None:
-        """timm-style switch for :attr:`with_cp`, passed on to every submodule (stage) with a ``with_cp``
-        flag; families call it at the end of ``__init__``."""
-        self.with_cp = enable
+    def _check_cp_stages(self, stages: Optional[int]) -> Optional[int]:
+        if stages is not None and (isinstance(stages, bool) or not isinstance(stages, int)
+                                   or not 0 <= stages <= self.num_stages):
+            raise ValueError(f'{type(self).__name__}: cp_stages={stages!r} is not valid; use None (every stage) '
+                             f'or 0 (the stem only) to {self.num_stages}')
+        return stages
+
+    def set_grad_checkpointing(self, enable: bool = True, stages: Optional[int] = None) -> None:
+        """timm-style switch for :attr:`with_cp`, passed on to every submodule with a ``with_cp`` flag
+        (the stem's, and those in :meth:`stage_modules`); ``stages`` as ``cp_stages``. Families call it
+        with their ``with_cp`` and ``cp_stages`` at the end of ``__init__``."""
+        self.with_cp, self.cp_stages = enable, self._check_cp_stages(stages)
         for module in self.modules():
             if module is not self and hasattr(module, 'with_cp'):
                 module.with_cp = enable
+        for index in range(self.num_stages if stages is None else stages, self.num_stages):
+            for stage in self.stage_modules(index):
+                for module in stage.modules():
+                    if hasattr(module, 'with_cp'):
+                        module.with_cp = False
 
     def _freeze_stages(self) -> None:
         if self.frozen_stages < 0:

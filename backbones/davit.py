@@ -151,9 +151,11 @@ class DaViTBlock(nn.Module):
         super().__init__()
         self.spatial = SpatialBlock(dim, num_heads, window_size, mlp_ratio, qkv_bias, drop_path[0], norm_layer)
         self.channel = ChannelBlock(dim, num_heads, mlp_ratio, qkv_bias, drop_path[1], norm_layer)
+        self.with_cp = False  # set by BaseBackbone.set_grad_checkpointing
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.channel(self.spatial(x))
+        x = maybe_checkpoint(self.spatial, x, with_cp=self.with_cp)
+        return maybe_checkpoint(self.channel, x, with_cp=self.with_cp)
 
 
 class PatchEmbed(nn.Module):
@@ -201,7 +203,6 @@ class DaViTStage(nn.Module):
                  downsample: bool,
                  norm_layer: Type[nn.Module] = nn.LayerNorm):
         super().__init__()
-        self.with_cp = False  # gradient checkpointing of every block (BaseBackbone.set_grad_checkpointing)
         self.downsample = Downsample(in_dim, dim, norm_layer) if downsample else nn.Identity()
         self.blocks = nn.ModuleList([
             DaViTBlock(dim, num_heads, window_size, mlp_ratio, qkv_bias, drop_paths[j], norm_layer)
@@ -211,7 +212,7 @@ class DaViTStage(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.downsample(x)
         for block in self.blocks:
-            x = maybe_checkpoint(block, x, with_cp=self.with_cp)
+            x = block(x)
         return x
 
 
@@ -235,7 +236,9 @@ class DaViT(BaseBackbone):
             in ``out_indices``; use it in classification, not for dense tasks.
         frozen_stages (int): see :class:`BaseBackbone`.
         norm_eval (bool): see :class:`BaseBackbone`.
-        with_cp (bool): gradient checkpointing of every DaViT block.
+        with_cp (bool): gradient checkpointing of every spatial and channel block (each on its own: the
+            backward pass then rebuilds one of them at a time, not a pair).
+        cp_stages (int, optional): see :class:`BaseBackbone`.
         norm_layer (type): normalisation layer, LayerNorm (eps 1e-5) as in the official model.
         init_cfg (dict, optional): e.g. ``dict(type='Pretrained', checkpoint=PATH, prefix='backbone.')``.
 
@@ -280,9 +283,11 @@ class DaViT(BaseBackbone):
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  with_cp: bool = False,
+                 cp_stages: Optional[int] = None,
                  norm_layer: Type[nn.Module] = nn.LayerNorm,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
-        super().__init__(arch, out_indices, frozen_stages, norm_eval, with_cp, init_cfg, in_channels)
+        super().__init__(arch, out_indices, frozen_stages, norm_eval, with_cp, init_cfg, in_channels,
+                         cp_stages)
         settings = self.arch_settings
         self._check_arch(settings)
         dims = [int(d) for d in settings['embed_dims']]
@@ -322,7 +327,7 @@ class DaViT(BaseBackbone):
         self._build_out_norms(norm_layer)
         self.apply(self.init_linear_weights)
         self._freeze_stages()
-        self.set_grad_checkpointing(with_cp)
+        self.set_grad_checkpointing(with_cp, cp_stages)
 
     @staticmethod
     def _check_arch(settings: Dict[str, Any]) -> None:

@@ -255,7 +255,7 @@ class GCViT(BaseBackbone):
         drop_rate (float): dropout after attention and MLP projections.
         attn_drop_rate (float): attention-weight dropout.
         qkv_bias (bool): bias of the qkv projections.
-        out_indices, frozen_stages, norm_eval, with_cp, init_cfg: see :class:`BaseBackbone`.
+        out_indices, frozen_stages, norm_eval, with_cp, cp_stages, init_cfg: see :class:`BaseBackbone`.
 
     Returns (forward):
         tuple[Tensor]: for each ``i`` in ``out_indices``, stage ``i``'s output before its downsampler
@@ -300,8 +300,10 @@ class GCViT(BaseBackbone):
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  with_cp: bool = False,
+                 cp_stages: Optional[int] = None,
                  init_cfg=None):
-        super().__init__(arch, out_indices, frozen_stages, norm_eval, with_cp, init_cfg, in_channels)
+        super().__init__(arch, out_indices, frozen_stages, norm_eval, with_cp, init_cfg, in_channels,
+                         cp_stages)
         settings = self.arch_settings
         depths, heads = tuple(settings['depths']), tuple(settings['num_heads'])
         if len(depths) != 4 or len(heads) != 4:
@@ -330,7 +332,7 @@ class GCViT(BaseBackbone):
         self.feature_info = [dict(num_chs=dims[i], reduction=4 * 2**i, module=f'stages.{i}') for i in range(4)]
         self._build_out_norms(nn.LayerNorm)
         self.apply(self.init_linear_weights)
-        self.set_grad_checkpointing(with_cp)
+        self.set_grad_checkpointing(with_cp, cp_stages)
 
     def stem_modules(self) -> List[nn.Module]:
         return [self.patch_embed]

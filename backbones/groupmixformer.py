@@ -379,7 +379,7 @@ class GroupMixFormer(BaseBackbone):
         norm_cfg (dict): norm of the stem, patch embeddings, segment aggregators and output norms,
             ``dict(type='BN')`` by default; ``dict(type='SyncBN')`` for multi-GPU training as the
             official model.
-        out_indices, frozen_stages, norm_eval, with_cp, init_cfg: see :class:`BaseBackbone`.
+        out_indices, frozen_stages, norm_eval, with_cp, cp_stages, init_cfg: see :class:`BaseBackbone`.
 
     Returns (forward):
         tuple[Tensor]: for each ``i`` in ``out_indices``, stage ``i``'s output through ``norm{i}``,
@@ -411,8 +411,10 @@ class GroupMixFormer(BaseBackbone):
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  with_cp: bool = False,
+                 cp_stages: Optional[int] = None,
                  init_cfg=None):
-        super().__init__(arch, out_indices, frozen_stages, norm_eval, with_cp, init_cfg, in_channels)
+        super().__init__(arch, out_indices, frozen_stages, norm_eval, with_cp, init_cfg, in_channels,
+                         cp_stages)
         settings = self.arch_settings
         dims = tuple(int(d) for d in settings['embed_dims'])
         depths = tuple(int(d) for d in settings['depths'])
@@ -448,7 +450,7 @@ class GroupMixFormer(BaseBackbone):
         self.feature_info = [dict(num_chs=dims[i], reduction=4 * 2**i, module=f'stages.{i}') for i in range(4)]
         self._build_out_norms(lambda channels: build_norm_layer(norm_cfg, channels)[1])
         self.apply(self.init_linear_weights)
-        self.set_grad_checkpointing(with_cp)
+        self.set_grad_checkpointing(with_cp, cp_stages)
 
     def fuse(self) -> 'GroupMixFormer':
         """Fold every BatchNorm that follows a conv or the qkv projection into it, for deployment.

@@ -264,6 +264,7 @@ class TransformerLayer(nn.Module):
         self.drop_path = DropPath(drop_path) if drop_path > 0. else nn.Identity()
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
         self.mlp = Mlp(dim, mlp_dims, drop=drop)
+        self.with_cp = False  # set by BaseBackbone.set_grad_checkpointing (ViT's stages are its layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.drop_path(self.attn(self.norm1(x)))
@@ -299,7 +300,7 @@ class ViT(BaseBackbone):
         hybrid_stem (str): hybrids only: ``'seed'`` (the seed's port, for Google's ``.npz`` files) or
             ``'timm'`` (timm's ``vit_base_r50_s16_*``, TensorFlow padding; ``vit_to_mm.py`` says which
             one a converted file needs). See :class:`ResNetV2Stem`.
-        out_indices, frozen_stages, norm_eval, with_cp, init_cfg: see :class:`BaseBackbone`.
+        out_indices, frozen_stages, norm_eval, with_cp, cp_stages, init_cfg: see :class:`BaseBackbone`.
 
     Returns (forward):
         tuple[Tensor]: for ``out_type='featmap'``, for each ``i`` in ``out_indices`` layer ``i``'s patch
@@ -343,10 +344,12 @@ class ViT(BaseBackbone):
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  with_cp: bool = False,
+                 cp_stages: Optional[int] = None,
                  init_cfg=None):
         # Every transformer layer is a stage; the base class checks out_indices against this.
         self.num_stages = int(self.resolve_arch(arch)['depth'])
-        super().__init__(arch, out_indices, frozen_stages, norm_eval, with_cp, init_cfg, in_channels)
+        super().__init__(arch, out_indices, frozen_stages, norm_eval, with_cp, init_cfg, in_channels,
+                         cp_stages)
         settings = self.arch_settings
         if out_type not in self.out_types:
             raise ValueError(f'ViT: out_type={out_type!r} is not one of {self.out_types}')
@@ -376,7 +379,7 @@ class ViT(BaseBackbone):
         ]
         self._build_out_norms(lambda c: nn.LayerNorm(c, eps=1e-6))
         self._init_parameters()
-        self.set_grad_checkpointing(with_cp)
+        self.set_grad_checkpointing(with_cp, cp_stages)
 
     def _init_parameters(self) -> None:
         nn.init.trunc_normal_(self.patch_embed.pos_embed, std=.02)
@@ -414,7 +417,7 @@ class ViT(BaseBackbone):
         x = self.pos_drop(x)
         outs = []
         for i, layer in enumerate(self.layers[:max(self.out_indices) + 1]):
-            x = maybe_checkpoint(layer, x, with_cp=self.with_cp)
+            x = maybe_checkpoint(layer, x, with_cp=layer.with_cp)
             if i in self.out_indices:
                 out = getattr(self, f'norm{i}')(x)
                 if self.out_type == 'cls_token':

@@ -16,6 +16,7 @@ Each family's test file calls these with its own configs, so the contract is wri
 import base64
 import importlib.util
 import copy
+import functools
 import json
 import math
 import os
@@ -133,6 +134,32 @@ def check_with_cp_same_output(cfg: Dict[str, Any], size: Tuple[int, int] = (64, 
     assert grads_a.keys() == grads_b.keys()
     for name in grads_a:
         torch.testing.assert_close(grads_a[name], grads_b[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def check_cp_stages(cfg: Dict[str, Any], stages: int, size: Tuple[int, int] = (64, 96)) -> None:
+    """``with_cp`` with ``cp_stages=stages``: the first ``stages`` stages run their blocks again in the
+    backward pass, the others once; ``set_grad_checkpointing`` switches that at run time."""
+    model = build_backbone(dict(cfg, with_cp=True, cp_stages=stages)).train()
+    calls = []
+    for index in range(model.num_stages):
+        linear = next(m for stage in model.stage_modules(index) for m in stage.modules() if isinstance(m, nn.Linear))
+        calls.append([])
+        # (a forward hook would miss recomputations that checkpointing stops early)
+        linear.forward = functools.partial(_counted, linear.forward, calls[-1])
+    x = torch.randn(2, 3, *size)
+    _outputs_and_grads(model, x)
+    assert [len(c) for c in calls] == [2] * stages + [1] * (model.num_stages - stages)
+    for enable, expected in ((True, 2), (False, 1)):
+        model.set_grad_checkpointing(enable)
+        for c in calls:
+            c.clear()
+        _outputs_and_grads(model, x)
+        assert [len(c) for c in calls] == [expected] * model.num_stages
+
+
+def _counted(forward, calls: list, *args):
+    calls.append(1)
+    return forward(*args)
 
 
 def check_all_params_get_grad(cfg: Dict[str, Any], size: Tuple[int, int] = (64, 96)) -> None:

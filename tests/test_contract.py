@@ -7,7 +7,7 @@ the tables below say which of them each check runs on and with which sizes, unde
 ``<family>[-<variant>]``.
 """
 import pytest
-from contract import (check_all_params_get_grad, check_attention_kernel_choice, check_frozen_stages,
+from contract import (check_all_params_get_grad, check_attention_kernel_choice, check_cp_stages, check_frozen_stages,
                       check_fused_matches_plain, check_norm_eval, check_output_shapes, check_state_dict_round_trip,
                       check_with_cp_same_output)
 from test_davit import T_CFG as DAVIT_T
@@ -80,6 +80,11 @@ def test_norm_eval(cfg):
 @pytest.mark.parametrize('cfg, size', GRADIENTS.values(), ids=GRADIENTS.keys())
 def test_with_cp_same_output(cfg, size):
     check_with_cp_same_output(cfg, **_size(size))
+
+
+@pytest.mark.parametrize('cfg, size', GRADIENTS.values(), ids=GRADIENTS.keys())
+def test_cp_stages(cfg, size):
+    check_cp_stages(cfg, stages=1, **_size(size))
 
 
 @pytest.mark.parametrize('cfg, size', GRADIENTS.values(), ids=GRADIENTS.keys())
