@@ -4,7 +4,7 @@
     python tools/analysis_tools/benchmark.py                                   # every family, the full grid
     python tools/analysis_tools/benchmark.py --families gcvit davit --dtypes bf16 --modes eager --tasks infer
     python tools/analysis_tools/benchmark.py --families groupmixformer --official-repo /path/to/GroupMixFormer
-    python tools/analysis_tools/benchmark.py --families gcvit --tasks train --modes eager --with-cp
+    python tools/analysis_tools/benchmark.py --families gcvit --tasks train --modes eager --with-cp --cp-stages all 2
 
 Pairs (``--families``): ``gcvit`` (ours ``t`` against timm ``gcvit_tiny``), ``davit`` (``t`` / ``davit_tiny``),
 ``vit`` (``b16`` / ``vit_base_patch16_224``) and ``groupmixformer`` (``--gmf-arch``, default ``s``, against the
@@ -29,8 +29,14 @@ reported: activations, gradients and temporaries, whatever allocated them (trace
 allocation). Linux only; elsewhere it prints ``n/a``.
 
 ``--gmf-fuse`` times our GroupMixFormer's inference with its BatchNorms folded (``model.fuse()``).
-``--with-cp`` adds, per family and dtype, ours' eager training step with gradient checkpointing
-(``with_cp=True``) against ours without: peak-memory ratio and time ratio.
+``--with-cp`` adds, per family, dtype and ``--cp-stages`` value, ours' eager training step with gradient
+checkpointing (``with_cp=True``, ``cp_stages``: ``all`` or how many stages) against ours without: the time
+ratio, and two peak-memory ratios. One is of the resident-set growth above. The other is of tensor
+memory: one training step in a fresh process whose glibc malloc gives every block of 64 KiB or more its
+own mapping, handed back when freed (``MALLOC_MMAP_THRESHOLD_``), so that its resident-set growth follows
+the live tensors, as ``torch.cuda.max_memory_allocated`` does on a GPU. Checkpointing frees many
+short-lived tensors, and in a normal process malloc keeps part of their heap pages, which the first
+measure counts.
 
 ``--profile`` adds, for every eager row, where the time of one step goes: ``torch.profiler``'s self CPU
 time of each operator, grouped by kind (matrix products and convolutions; copies, permutes and other
@@ -50,6 +56,7 @@ import sys
 import time
 import types
 from collections import OrderedDict, defaultdict
+from typing import Optional
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
 sys.path.insert(0, REPO)
@@ -66,8 +73,9 @@ DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 
 
 # ------------------------------------------------------------------------------------------- models
-def build_ours(family: str, arch: str, with_cp: bool = False) -> nn.Module:
-    """The classifier of ``configs/<family>/<family>-<arch>_*_in1k.py`` with random weights, BN for SyncBN."""
+def build_ours(family: str, arch: str, with_cp: bool = False, cp_stages: Optional[int] = None) -> nn.Module:
+    """The classifier of ``configs/<family>/<family>-<arch>_*_in1k.py`` with random weights, BN for SyncBN
+    (``with_cp``, ``cp_stages``: the backbone's checkpointing)."""
     from mmengine.config import Config
     from mmengine.model import revert_sync_batchnorm
     from mmengine.registry import MODELS, init_default_scope
@@ -77,6 +85,7 @@ def build_ours(family: str, arch: str, with_cp: bool = False) -> nn.Module:
     cfg = Config.fromfile(configs[0])
     cfg.model.backbone.init_cfg = None
     cfg.model.backbone.with_cp = with_cp
+    cfg.model.backbone.cp_stages = cp_stages
     init_default_scope(cfg.default_scope)
     return revert_sync_batchnorm(MODELS.build(cfg.model))
 
@@ -272,6 +281,44 @@ def peak_memory_mib(step: Step, x: torch.Tensor, labels: torch.Tensor):
     return (_rss_kib('VmHWM') - before) / 1024
 
 
+# glibc's threshold above which malloc maps (and on free unmaps) each block: 64 KiB, for tensor_peak_mib
+TENSOR_MEMORY_ENV = {'MALLOC_MMAP_THRESHOLD_': str(64 * 1024)}
+
+
+def tensor_peak_mib(args, family: str, dtype: str, with_cp: bool, cp_stages: Optional[int]) -> Optional[float]:
+    """Peak tensor memory (MiB) of one eager training step of ours, measured in a fresh process (see the
+    module docstring); None where it cannot be measured."""
+    import subprocess
+    if args.device != 'cpu' or not sys.platform.startswith('linux'):
+        return None
+    command = [sys.executable, os.path.abspath(__file__), '--tensor-memory-of', family, dtype,
+               'all' if cp_stages is None else str(cp_stages), '--batch-size', str(args.batch_size),
+               '--size', str(args.size), '--gmf-arch', args.gmf_arch, '--threads', str(torch.get_num_threads())]
+    if not with_cp:
+        command.append('--no-cp')
+    run = subprocess.run(command, env=dict(os.environ, **TENSOR_MEMORY_ENV), capture_output=True, text=True)
+    lines = run.stdout.split()
+    if run.returncode or not lines:
+        print(f'  tensor memory of {family} {dtype}: the measuring process failed: {run.stderr.strip()[-300:]}')
+        return None
+    return float(lines[-1])
+
+
+def _tensor_memory_child(args) -> int:
+    """``--tensor-memory-of FAMILY DTYPE CP_STAGES``: print the peak memory of one training step of ours."""
+    family, dtype, cp_stages = args.tensor_memory_of
+    model = Logits(build_ours(family, PAIRS[family][0] or args.gmf_arch, with_cp=not args.no_cp,
+                              cp_stages=None if cp_stages == 'all' else int(cp_stages)))
+    step = Step(model, 'train', DTYPES[dtype], False, 'cpu')
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(args.batch_size, 3, args.size, args.size, generator=gen)
+    labels = torch.randint(0, 1000, (args.batch_size, ), generator=gen)
+    for _ in range(2):  # optimizer state and first-call buffers in place
+        step(x, labels)
+    print(peak_memory_mib(step, x, labels))
+    return 0
+
+
 def measure(steps, x, labels, args):
     """Interleaved timing of ``steps`` (name -> Step): images/s per round, then peak memory."""
     for _ in range(args.warmup):
@@ -349,6 +396,22 @@ def _fmt(result) -> str:
     return f'{result["img_s"]:8.2f} ±{result["spread_pct"]:3.0f}% {mem:>7}'
 
 
+def _mib(value: Optional[float]) -> str:
+    return 'n/a' if value is None else f'{value:.0f}'
+
+
+def _ratio(a: dict, b: dict, key: str) -> str:
+    return 'n/a' if a.get(key) is None or not b.get(key) else f'{a[key] / b[key]:.2f}'
+
+
+def _cp_stages_arg(value: str) -> Optional[int]:
+    if value == 'all':
+        return None
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f'{value!r} is not "all" or a number of stages')
+    return int(value)
+
+
 def check_logits(ours: nn.Module, official: nn.Module, x: torch.Tensor) -> str:
     """Largest logit difference between ours and the official model (eval mode, fp32)."""
     with torch.inference_mode():
@@ -378,16 +441,31 @@ def main(argv=None):
                         help='inference rows: our GroupMixFormer with its BatchNorms folded (model.fuse())')
     parser.add_argument('--with-cp', action='store_true',
                         help='also: ours with gradient checkpointing against ours without (eager training)')
+    parser.add_argument('--cp-stages', nargs='+', default=['all'], type=_cp_stages_arg,
+                        help='with --with-cp: cp_stages values to compare, "all" or a number of stages')
+    parser.add_argument('--tensor-memory-of', nargs=3, metavar=('FAMILY', 'DTYPE', 'CP_STAGES'),
+                        help=argparse.SUPPRESS)  # the measuring process of tensor_peak_mib
+    parser.add_argument('--no-cp', action='store_true', help=argparse.SUPPRESS)
     parser.add_argument('--profile', action='store_true',
                         help='eager rows: also the self CPU time of one step by operator kind (percent)')
     parser.add_argument('--json', default=None, help='also write every measurement to this JSON file')
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.tensor_memory_of:
+        return _tensor_memory_child(args)
     if args.device == 'cuda' and not torch.cuda.is_available():
         parser.error('--device cuda: no CUDA device here; use --device cpu')
     if 'fp16' in args.dtypes and args.device == 'cpu':
         print('note: fp16 autocast on the CPU runs, but few CPU kernels are fast in fp16', flush=True)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if args.with_cp:  # a cp_stages value some family lacks: refused now, not after the first rows
+        for family in args.families:
+            arch = PAIRS[family][0] or args.gmf_arch
+            for cp_stages in args.cp_stages:
+                try:
+                    build_ours(family, arch, with_cp=True, cp_stages=cp_stages)
+                except ValueError as err:
+                    parser.error(f'--cp-stages {cp_stages}: {err}')
     official_module = load_official(args.official_repo) if args.official_repo else None
     import timm
     print(f'device={args.device} threads={torch.get_num_threads()} batch={args.batch_size} size={args.size} '
@@ -435,20 +513,26 @@ def main(argv=None):
                                   flush=True)
                             records[-1][f'{name}_profile_ms'] = totals
         if args.with_cp:
-            cp_model = Logits(build_ours(family, PAIRS[family][0] or args.gmf_arch, with_cp=True))
-            for dtype in args.dtypes:
-                cp_model.load_state_dict(ours.state_dict())
-                steps = {name: Step(model, 'train', DTYPES[dtype], False, args.device)
-                         for name, model in (('plain', ours), ('with_cp', cp_model))}
-                result = measure(steps, x, labels, args)
-                plain, cp = result['plain'], result['with_cp']
-                mem = ('n/a' if plain['peak_mib'] is None or cp['peak_mib'] is None else
-                       f'{cp["peak_mib"] / plain["peak_mib"]:.2f}')
-                speed = cp['img_s'] / plain['img_s']
-                print(f'{family:16s} train {dtype:5s} with_cp  {_fmt(cp)} {_fmt(plain)} {speed:5.2f}x  '
-                      f'ours without with_cp; peak memory ratio {mem}, time ratio '
-                      f'{plain["img_s"] / cp["img_s"]:.2f}', flush=True)
-                records.append(dict(family=family, task='train', dtype=dtype, mode='eager with_cp', **result))
+            arch = PAIRS[family][0] or args.gmf_arch
+            plain_tensor_mib = {dtype: tensor_peak_mib(args, family, dtype, False, None) for dtype in args.dtypes}
+            for cp_stages in args.cp_stages:
+                cp_model = Logits(build_ours(family, arch, with_cp=True, cp_stages=cp_stages))
+                label = f'cp:{"all" if cp_stages is None else cp_stages}'
+                for dtype in args.dtypes:
+                    cp_model.load_state_dict(ours.state_dict())
+                    steps = {name: Step(model, 'train', DTYPES[dtype], False, args.device)
+                             for name, model in (('plain', ours), ('with_cp', cp_model))}
+                    result = measure(steps, x, labels, args)
+                    plain, cp = result['plain'], result['with_cp']
+                    cp['tensor_peak_mib'] = tensor_peak_mib(args, family, dtype, True, cp_stages)
+                    plain['tensor_peak_mib'] = plain_tensor_mib[dtype]
+                    speed = cp['img_s'] / plain['img_s']
+                    print(f'{family:16s} train {dtype:5s} {label:8s} {_fmt(cp)} {_fmt(plain)} {speed:5.2f}x  '
+                          f'ours without with_cp; time ratio {plain["img_s"] / cp["img_s"]:.2f}, peak memory '
+                          f'ratio {_ratio(cp, plain, "peak_mib")} (tensors: {_ratio(cp, plain, "tensor_peak_mib")}, '
+                          f'{_mib(cp["tensor_peak_mib"])} / {_mib(plain["tensor_peak_mib"])} MiB)', flush=True)
+                    records.append(dict(family=family, task='train', dtype=dtype, mode=f'eager {label}',
+                                        cp_stages=cp_stages, **result))
         del ours, reference, pair
     if args.json:
         with open(args.json, 'w') as f:
