@@ -11,6 +11,7 @@ import copy
 import os
 import pickle
 import re
+import sys
 from unittest import mock
 
 import pytest
@@ -334,6 +335,18 @@ def test_benchmark_tool(capsys):
     before = ours.model.head.fc.weight.clone()
     bench.Step(ours, 'train', torch.float32, False, 'cpu')(x, labels)
     assert not torch.equal(before, ours.model.head.fc.weight), 'a training step updates the weights'
+
+
+@pytest.mark.skipif(not sys.platform.startswith('linux'), reason='measured from /proc (Linux)')
+def test_benchmark_tensor_memory_of_checkpointing():
+    """The benchmark's tensor memory, measured in a fresh process: checkpointing every stage keeps less
+    than checkpointing the stem and stage 0, which keeps less than no checkpointing."""
+    bench = load_tool(BENCHMARK, 'benchmark')
+    args = bench.argparse.Namespace(device='cpu', batch_size=4, size=96, gmf_arch='m')
+    plain = bench.tensor_peak_mib(args, 'groupmixformer', 'fp32', False, None)
+    first_stage = bench.tensor_peak_mib(args, 'groupmixformer', 'fp32', True, 1)
+    every_stage = bench.tensor_peak_mib(args, 'groupmixformer', 'fp32', True, None)
+    assert 0 < every_stage < first_stage < plain, (every_stage, first_stage, plain)
 
 
 def test_benchmark_rearrange_stub():
