@@ -314,13 +314,17 @@ def test_converter_errors(tmp_path, capsys):
 
 # ------------------------------------------------------------------------------------------ benchmark
 def test_benchmark_tool(capsys):
-    """The benchmark's GroupMixFormer pair: refuses official code from inside the repo; one tiny run times
-    ours against a reference interleaved and prints images/s, spread and peak memory per configuration."""
+    """The benchmark's GroupMixFormer pair: refuses official code from inside the repo and a --cp-stages value
+    the model lacks; one tiny run times ours against a reference interleaved and prints images/s, spread and
+    peak memory per configuration."""
     bench = load_tool(BENCHMARK, 'benchmark')
     with pytest.raises(SystemExit, match='outside this repository'):
         bench.load_official(ROOT)
-    assert bench.main(['--families', 'groupmixformer', '--tasks', 'infer', '--modes', 'eager']) == 0
+    assert bench.main(['--families', 'groupmixformer', '--tasks', 'infer', '--modes', 'eager', '--with-cp']) == 0
     assert 'skipped: pass --official-repo' in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # refused before any model is timed
+        bench.main(['--families', 'groupmixformer', '--with-cp', '--cp-stages', 'all', '5'])
+    assert 'cp_stages=5 is not valid' in capsys.readouterr().err
     ours = bench.Logits(bench.build_ours('groupmixformer', 'm'))
     reference = copy.deepcopy(ours)
     args = bench.argparse.Namespace(warmup=0, repeats=2, iters=1, device='cpu')

@@ -441,7 +441,7 @@ def main(argv=None):
                         help='inference rows: our GroupMixFormer with its BatchNorms folded (model.fuse())')
     parser.add_argument('--with-cp', action='store_true',
                         help='also: ours with gradient checkpointing against ours without (eager training)')
-    parser.add_argument('--cp-stages', nargs='+', default=['all'], type=_cp_stages_arg,
+    parser.add_argument('--cp-stages', nargs='+', default=[None], type=_cp_stages_arg,
                         help='with --with-cp: cp_stages values to compare, "all" or a number of stages')
     parser.add_argument('--tensor-memory-of', nargs=3, metavar=('FAMILY', 'DTYPE', 'CP_STAGES'),
                         help=argparse.SUPPRESS)  # the measuring process of tensor_peak_mib
