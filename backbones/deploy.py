@@ -9,10 +9,15 @@ What is exported is what a deployment runs on a preprocessed (normalised) ``(B, 
 
 The graph comes from ``torch.export`` (``torch.onnx.export(dynamo=True)``). With ``dynamic=True`` the batch,
 height and width are symbolic: every backbone pads to its window or patch multiple inside the graph (see
-:func:`backbones.layers.is_tracing`), so one file serves every size the config's model accepts (sides of at
-least :data:`MIN_SIDE` pixels, multiples of :data:`SIZE_MULTIPLE` for the dense heads' pyramids).
+:func:`backbones.layers.is_tracing`), so one file serves every size the config's model accepts: sides of at
+least :data:`MIN_SIDE` pixels, for a detector multiples of :data:`SIZE_MULTIPLE` (its neck's pyramid).
 Segmentors keep a symbolic batch only: UPerNet's pyramid pooling (adaptive pooling to 1, 2, 3, 6 cells)
 becomes fixed-size pooling in ONNX, so they are exported at the deployment size.
+
+A classifier's height and width are ``Dim.DYNAMIC``, not named ``Dim``s: torch.export then keeps guards it
+cannot prove from a range (GC ViT's and DaViT's window counts, e.g. ``count != 9`` from a reshape, or a
+stage with a single window row) as its own business instead of refusing the range. The ONNX graph computes
+the same for every size; :func:`compare_onnx` checks it off the traced size.
 """
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -25,13 +30,12 @@ from mmengine.config import Config
 from .checkpoint import find_state_dict, load_weights_file
 
 __all__ = [
-    'ExportModule', 'build_export_module', 'export_onnx', 'compare_onnx', 'dynamic_size_supported', 'MIN_SIDE',
-    'SIZE_MULTIPLE'
+    'ExportModule', 'build_export_module', 'export_onnx', 'compare_onnx', 'dynamic_size_supported',
+    'dynamic_size_multiple', 'MIN_SIDE', 'SIZE_MULTIPLE'
 ]
 
 MIN_SIDE = 32
-# Strides of the deepest maps: necks (FPN, UPerNet) add upsampled maps to finer ones, which only line up
-# when every level halves exactly, so dense models are exported for multiples of 32.
+# Stride of the deepest maps: a detector's dynamic graph takes multiples of it (dynamic_size_multiple).
 SIZE_MULTIPLE = 32
 MAX_SIDE = 4096
 
@@ -88,6 +92,12 @@ def dynamic_size_supported(task: str) -> bool:
     return task != 'segmentation'
 
 
+def dynamic_size_multiple(task: str) -> int:
+    """What a dynamic graph's sides must be multiples of: a detector's neck adds upsampled maps to finer
+    ones, which only line up when every level halves exactly; a classifier takes any size."""
+    return SIZE_MULTIPLE if task == 'detection' else 1
+
+
 def export_onnx(module: ExportModule, path: str, shape: Sequence[int], dynamic: bool = False,
                 opset: Optional[int] = None) -> List[str]:
     """Export ``module`` for ``(1, 3, H, W)`` inputs (symbolic batch, and H and W where
@@ -99,10 +109,13 @@ def export_onnx(module: ExportModule, path: str, shape: Sequence[int], dynamic: 
     output_names = ['output'] if num_outputs == 1 else [f'output{i}' for i in range(num_outputs)]
     dynamic_shapes = None
     if dynamic:
-        multiple = SIZE_MULTIPLE
         batch = torch.export.Dim('batch', min=1, max=1024)
-        height = multiple * torch.export.Dim('height_blocks', min=MIN_SIDE // multiple, max=MAX_SIDE // multiple)
-        width = multiple * torch.export.Dim('width_blocks', min=MIN_SIDE // multiple, max=MAX_SIDE // multiple)
+        multiple = dynamic_size_multiple(module.task)
+        if multiple == 1:  # see the module docstring
+            height = width = torch.export.Dim.DYNAMIC(min=MIN_SIDE, max=MAX_SIDE)
+        else:
+            height = multiple * torch.export.Dim('height_blocks', min=MIN_SIDE // multiple, max=MAX_SIDE // multiple)
+            width = multiple * torch.export.Dim('width_blocks', min=MIN_SIDE // multiple, max=MAX_SIDE // multiple)
         dims = {0: batch, 2: height, 3: width} if dynamic_size_supported(module.task) else {0: batch}
         dynamic_shapes = {'images': dims}
     kwargs = {} if opset is None else dict(opset_version=opset)
